@@ -1,0 +1,88 @@
+"""The registry: lists tool schemas for the prompt and dispatches calls, failures included.
+
+``ToolRegistry.call`` is the one place where anything a tool raises becomes an error
+``ToolResult``; the agent never sees an exception from a tool.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+
+from pixelpilot.envs.toolcall import ToolCall
+from pixelpilot.errors import PixelpilotError
+from pixelpilot.tools.base import Tool, ToolContext, ToolResult
+
+log = logging.getLogger(__name__)
+
+
+class ToolRegistry:
+    """A named set of tools."""
+
+    def __init__(self, tools: Iterable[Tool] = ()) -> None:
+        self._tools: dict[str, Tool] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        for t in tools:
+            self.register(t)
+
+    def register(self, tool: Tool) -> Tool:
+        if tool.name in self._tools:
+            raise ValueError(f"a tool named {tool.name!r} is already registered")
+        self._tools[tool.name] = tool
+        return tool
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._tools
+
+    def __getitem__(self, name: str) -> Tool:
+        return self._tools[name]
+
+    def __iter__(self):
+        return iter(self._tools.values())
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def schemas(self) -> list[dict]:
+        return [t.schema() for t in self._tools.values()]
+
+    def tools_block(self) -> str:
+        """The ``<tools>`` block of the system turn: one JSON object per line, as Qwen3-VL was trained."""
+        lines = "\n".join(json.dumps(s, ensure_ascii=False) for s in self.schemas())
+        return f"<tools>\n{lines}\n</tools>"
+
+    def call(self, call: ToolCall, context: ToolContext | None = None) -> ToolResult:
+        """Run one call; unknown tools, bad arguments, timeouts and raised errors all become error results."""
+        context = context or ToolContext()
+        tool = self._tools.get(call.name)
+        if tool is None:
+            return ToolResult(error=f"unknown tool {call.name!r}; available: {', '.join(self._tools)}")
+        try:
+            if tool.timeout is None:
+                return tool.run(call.arguments, context)
+            future = self._executor().submit(tool.run, call.arguments, context)
+            return future.result(timeout=tool.timeout)
+        except FutureTimeout:
+            return ToolResult(error=f"{call.name} timed out after {tool.timeout:g} s")
+        except PixelpilotError as error:
+            return ToolResult(error=str(error))
+        except Exception as error:
+            log.exception("tool %s raised", call.name)
+            return ToolResult(error=f"{call.name} failed: {type(error).__name__}: {error}")
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="pixelpilot-tool")
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
