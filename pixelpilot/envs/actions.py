@@ -8,7 +8,7 @@ agent hands back to the model. Coordinates stay on the 0–1000 grid until an en
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal, Union
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
@@ -21,11 +21,32 @@ GRID = 1000
 Coordinate = tuple[int, int]
 
 COMPUTER_ACTIONS = (
-    "key", "type", "mouse_move", "left_click", "left_click_drag", "right_click", "middle_click",
-    "double_click", "triple_click", "scroll", "hscroll", "wait", "terminate", "answer",
+    "key",
+    "type",
+    "mouse_move",
+    "left_click",
+    "left_click_drag",
+    "right_click",
+    "middle_click",
+    "double_click",
+    "triple_click",
+    "scroll",
+    "hscroll",
+    "wait",
+    "terminate",
+    "answer",
 )
 MOBILE_ACTIONS = (
-    "key", "click", "long_press", "swipe", "type", "system_button", "open", "wait", "terminate", "answer",
+    "key",
+    "click",
+    "long_press",
+    "swipe",
+    "type",
+    "system_button",
+    "open",
+    "wait",
+    "terminate",
+    "answer",
 )
 
 
@@ -41,8 +62,15 @@ def _coerce_coordinate(value: Any, field: str) -> Coordinate | None:
     if value is None:
         return None
     if isinstance(value, str):
-        value = [part for part in value.replace("(", "").replace(")", "").replace("[", "")
-                 .replace("]", "").replace(",", " ").split()]
+        value = [
+            part
+            for part in value.replace("(", "")
+            .replace(")", "")
+            .replace("[", "")
+            .replace("]", "")
+            .replace(",", " ")
+            .split()
+        ]
     if not isinstance(value, (list, tuple)) or len(value) != 2:
         raise ValueError(f"{field} must be a pair [x, y], got {value!r}")
     point = []
@@ -105,16 +133,37 @@ class ComputerAction(_Action):
 
     tool: ClassVar[str] = "computer_use"
     required: ClassVar[dict[str, tuple[str, ...]]] = {
-        "key": ("keys",), "type": ("text",), "mouse_move": ("coordinate",),
-        "left_click": ("coordinate",), "left_click_drag": ("coordinate",), "right_click": ("coordinate",),
-        "middle_click": ("coordinate",), "double_click": ("coordinate",), "triple_click": ("coordinate",),
-        "scroll": ("pixels",), "hscroll": ("pixels",), "wait": ("time",), "terminate": ("status",),
+        "key": ("keys",),
+        "type": ("text",),
+        "mouse_move": ("coordinate",),
+        "left_click": ("coordinate",),
+        "left_click_drag": ("coordinate",),
+        "right_click": ("coordinate",),
+        "middle_click": ("coordinate",),
+        "double_click": ("coordinate",),
+        "triple_click": ("coordinate",),
+        "scroll": ("pixels",),
+        "hscroll": ("pixels",),
+        "wait": ("time",),
+        "terminate": ("status",),
         "answer": ("text",),
     }
 
     action: Literal[
-        "key", "type", "mouse_move", "left_click", "left_click_drag", "right_click", "middle_click",
-        "double_click", "triple_click", "scroll", "hscroll", "wait", "terminate", "answer",
+        "key",
+        "type",
+        "mouse_move",
+        "left_click",
+        "left_click_drag",
+        "right_click",
+        "middle_click",
+        "double_click",
+        "triple_click",
+        "scroll",
+        "hscroll",
+        "wait",
+        "terminate",
+        "answer",
     ]
     keys: list[str] | None = None
     pixels: int | None = None
@@ -134,13 +183,29 @@ class MobileAction(_Action):
 
     tool: ClassVar[str] = "mobile_use"
     required: ClassVar[dict[str, tuple[str, ...]]] = {
-        "key": ("text",), "click": ("coordinate",), "long_press": ("coordinate",),
-        "swipe": ("coordinate", "coordinate2"), "type": ("text",), "system_button": ("button",),
-        "open": ("text",), "wait": ("time",), "terminate": ("status",), "answer": ("text",),
+        "key": ("text",),
+        "click": ("coordinate",),
+        "long_press": ("coordinate",),
+        "swipe": ("coordinate", "coordinate2"),
+        "type": ("text",),
+        "system_button": ("button",),
+        "open": ("text",),
+        "wait": ("time",),
+        "terminate": ("status",),
+        "answer": ("text",),
     }
 
     action: Literal[
-        "key", "click", "long_press", "swipe", "type", "system_button", "open", "wait", "terminate", "answer",
+        "key",
+        "click",
+        "long_press",
+        "swipe",
+        "type",
+        "system_button",
+        "open",
+        "wait",
+        "terminate",
+        "answer",
     ]
     coordinate2: Coordinate | None = None
     button: Literal["Back", "Home", "Menu", "Enter"] | None = None
@@ -151,7 +216,7 @@ class MobileAction(_Action):
         return _coerce_coordinate(value, "coordinate2")
 
 
-Action = Union[ComputerAction, MobileAction]
+Action = ComputerAction | MobileAction
 ACTION_TYPES: dict[str, type[_Action]] = {"computer_use": ComputerAction, "mobile_use": MobileAction}
 
 

@@ -64,9 +64,7 @@ class ChatModel(ABC):
     default_sampling: SamplingParams = SamplingParams()
 
     @abstractmethod
-    def generate(
-        self, conversations: list[Conversation], sampling: SamplingParams | None = None
-    ) -> list[Generation]:
+    def generate(self, conversations: list[Conversation], sampling: SamplingParams | None = None) -> list[Generation]:
         """One Generation per conversation, in order; raises ModelError when the backend fails."""
 
     def chat(self, conversation: Conversation, sampling: SamplingParams | None = None) -> Generation:

@@ -111,18 +111,14 @@ class FunctionTool(Tool):
             (only,) = fields.values()
             if inspect.isclass(only[0]) and issubclass(only[0], BaseModel):
                 return context_arg, only[0], True
-        model = create_model(
-            f"{func.__name__}_arguments", __config__=ConfigDict(extra="forbid"), **fields
-        )
+        model = create_model(f"{func.__name__}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
         return context_arg, model, False
 
     def run(self, arguments: dict[str, Any], context: ToolContext) -> ToolResult:
         try:
             validated = self._model.model_validate(arguments)
         except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in error.errors()
-            )
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in error.errors())
             raise ToolError(f"invalid arguments for {self.name}: {problems}") from None
         if self._single_model:
             (param,) = [p for p in inspect.signature(self.func).parameters if p != self._context_arg]

@@ -43,9 +43,16 @@ COMPUTER_USE_PARAMETERS: dict[str, Any] = {
         "keys": {"type": "array", "items": {"type": "string"}, "description": "Required only by action=key."},
         "text": {"type": "string", "description": "Required only by action=type and action=answer."},
         "coordinate": _COORD,
-        "pixels": {"type": "integer", "description": "Scroll amount; positive scrolls up (or right). Required only by action=scroll and action=hscroll."},
+        "pixels": {
+            "type": "integer",
+            "description": "Scroll amount; positive scrolls up (or right). Required only by action=scroll and action=hscroll.",
+        },
         "time": {"type": "number", "description": "Seconds to wait. Required only by action=wait."},
-        "status": {"type": "string", "enum": ["success", "failure"], "description": "Required only by action=terminate."},
+        "status": {
+            "type": "string",
+            "enum": ["success", "failure"],
+            "description": "Required only by action=terminate.",
+        },
     },
     "required": ["action"],
 }
@@ -70,10 +77,21 @@ MOBILE_USE_PARAMETERS: dict[str, Any] = {
         },
         "coordinate": _COORD,
         "coordinate2": {**_COORD, "description": "(x, y) where a swipe ends. Required only by action=swipe."},
-        "text": {"type": "string", "description": "Required only by action=key, action=type, action=open and action=answer."},
+        "text": {
+            "type": "string",
+            "description": "Required only by action=key, action=type, action=open and action=answer.",
+        },
         "time": {"type": "number", "description": "Seconds. Required only by action=long_press and action=wait."},
-        "button": {"type": "string", "enum": ["Back", "Home", "Menu", "Enter"], "description": "Required only by action=system_button."},
-        "status": {"type": "string", "enum": ["success", "failure"], "description": "Required only by action=terminate."},
+        "button": {
+            "type": "string",
+            "enum": ["Back", "Home", "Menu", "Enter"],
+            "description": "Required only by action=system_button.",
+        },
+        "status": {
+            "type": "string",
+            "enum": ["success", "failure"],
+            "description": "Required only by action=terminate.",
+        },
     },
     "required": ["action"],
 }
@@ -92,15 +110,28 @@ class GUITool(Tool):
         observation, reward, terminated, truncated, info = self.env.step(action)
         error = info.get("action_error")
         if error:
-            return ToolResult(error=error, data={"reward": reward, "terminated": terminated,
-                                                 "truncated": truncated, "info": info,
-                                                 "observation": observation})
+            return ToolResult(
+                error=error,
+                data={
+                    "reward": reward,
+                    "terminated": terminated,
+                    "truncated": truncated,
+                    "info": info,
+                    "observation": observation,
+                },
+            )
         screenshot = Image.fromarray(observation["screenshot"])
         return ToolResult(
             text=f"{action.action} done.",
             images=(screenshot,),
-            data={"reward": float(reward), "terminated": bool(terminated), "truncated": bool(truncated),
-                  "info": info, "observation": observation, "action": action},
+            data={
+                "reward": float(reward),
+                "terminated": bool(terminated),
+                "truncated": bool(truncated),
+                "info": info,
+                "observation": observation,
+                "action": action,
+            },
         )
 
 

@@ -19,9 +19,7 @@ def zoom_crop(image: Image.Image, bbox_2d: list[float]) -> Image.Image:
     """Crop a 0–1000 box out of the full-resolution image, widening any side under 32 px."""
     x1, y1, x2, y2 = bbox_2d
     if not (0 <= x1 < x2 <= GRID and 0 <= y1 < y2 <= GRID):
-        raise ToolError(
-            f"bbox_2d {list(bbox_2d)} must satisfy 0 <= x1 < x2 <= {GRID} and 0 <= y1 < y2 <= {GRID}"
-        )
+        raise ToolError(f"bbox_2d {list(bbox_2d)} must satisfy 0 <= x1 < x2 <= {GRID} and 0 <= y1 < y2 <= {GRID}")
     w, h = image.size
     left, top = round(x1 / GRID * w), round(y1 / GRID * h)
     right, bottom = max(round(x2 / GRID * w), left + 1), max(round(y2 / GRID * h), top + 1)

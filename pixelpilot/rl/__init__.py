@@ -1,0 +1,1 @@
+"""Tool-integrated RL: rollouts, rewards, losses, SFT and RL trainers."""
