@@ -141,3 +141,16 @@ def test_parse_action_rejects_other_objects():
 )
 def test_to_pixels_maps_the_grid_onto_the_screen(coordinate, size, expected):
     assert to_pixels(coordinate, *size) == expected
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"action": ["left_click"]},
+        {"action": {"a": 1}},
+        {"action": "left_click", "coordinate": [10**400, 1]},
+    ],
+)
+def test_absurd_argument_types_are_action_errors(arguments):
+    with pytest.raises(ActionError):
+        action_from_arguments(arguments)

@@ -54,3 +54,15 @@ def test_lenient_reading(text, expected):
 def test_malformed_blocks_raise_a_parse_error(text):
     with pytest.raises(ToolCallParseError):
         extract_tool_calls(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '<tool_call>{"name": "a", "arguments": {"x": ' + "9" * 5000 + "}}</tool_call>",
+        "<tool_call>" + '{"name": "a", "arguments": ' + "[" * 100_000 + "</tool_call>",
+    ],
+)
+def test_pathological_json_is_a_parse_error_not_a_crash(text):
+    with pytest.raises(ToolCallParseError):
+        extract_tool_calls(text)

@@ -77,7 +77,7 @@ def _coerce_coordinate(value: Any, field: str) -> Coordinate | None:
     for v in value:
         try:
             number = float(v)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"{field} must hold two numbers, got {value!r}") from None
         if not 0 <= number <= GRID:
             raise ValueError(f"{field} {list(value)} is outside the 0-{GRID} grid")
@@ -242,7 +242,7 @@ def action_from_arguments(arguments: dict[str, Any], tool: str = "computer_use")
     if "action" not in arguments:
         raise ActionError(f"{tool} needs an 'action' argument")
     allowed = model.required.keys()
-    if arguments["action"] not in allowed:
+    if not isinstance(arguments["action"], str) or arguments["action"] not in allowed:
         raise ActionError(f"unknown {tool} action {arguments['action']!r}; expected one of {', '.join(allowed)}")
     try:
         return model.model_validate(arguments)

@@ -67,12 +67,12 @@ def _loads_lenient(raw: str) -> Any:
     for candidate in attempts:
         try:
             return json.loads(candidate)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # JSONDecodeError, huge integers, absurd nesting
             continue
     if "'" in raw and '"' not in raw:
         try:
             return json.loads(_TRAILING_COMMA.sub(r"\1", raw.replace("'", '"')))
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             pass
     raise ToolCallParseError(f"tool call is not valid JSON: {raw[:200]!r}")
 
