@@ -1,0 +1,86 @@
+"""``Agent``: a model driving an environment, one think → act → observe turn at a time.
+
+The loop is deliberately small: all the decisions (what the prompt holds, what a response means,
+when to stop) live in ``Episode``, which an RL rollout reuses with batched generation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from time import perf_counter
+
+import gymnasium as gym
+
+from pixelpilot.agent.episode import Callback, Episode
+from pixelpilot.agent.prompt import ROLE_PROMPT
+from pixelpilot.agent.trajectory import Trajectory
+from pixelpilot.errors import ModelError
+from pixelpilot.model.base import ChatModel, SamplingParams
+from pixelpilot.tools import Tool
+
+log = logging.getLogger(__name__)
+
+
+class Agent:
+    """Runs a ChatModel on gymnasium screen environments through Qwen3-VL's tool calls.
+
+    ``tools`` are extra tools beside the environment's own GUI tool (for instance
+    ``image_zoom_in_tool``); ``history_images`` is how many recent screenshots the model sees
+    as images. An episode stops after ``max_steps`` model turns, ``max_repeats`` identical failing
+    turns in a row, or ``max_failures`` failing turns in all.
+    """
+
+    def __init__(
+        self,
+        model: ChatModel,
+        max_steps: int = 15,
+        tools: Sequence[Tool] = (),
+        history_images: int = 3,
+        sampling: SamplingParams | None = None,
+        max_failures: int = 5,
+        max_repeats: int = 3,
+        callbacks: Sequence[Callback] = (),
+        role_prompt: str = ROLE_PROMPT,
+    ) -> None:
+        self.model = model
+        self.max_steps = max_steps
+        self.tools = tuple(tools)
+        self.history_images = history_images
+        self.sampling = sampling
+        self.max_failures = max_failures
+        self.max_repeats = max_repeats
+        self.callbacks = tuple(callbacks)
+        self.role_prompt = role_prompt
+
+    def episode(self, env: gym.Env, callbacks: Sequence[Callback] = ()) -> Episode:
+        """A fresh episode on env with this agent's settings (call ``reset`` on it before use).
+
+        ``callbacks`` are added to the agent's own for this episode only.
+        """
+        return Episode(
+            env,
+            self.tools,
+            history_images=self.history_images,
+            max_steps=self.max_steps,
+            max_failures=self.max_failures,
+            max_repeats=self.max_repeats,
+            role_prompt=self.role_prompt,
+            callbacks=(*self.callbacks, *callbacks),
+            model_name=self.model.name,
+        )
+
+    def run(self, env: gym.Env, seed: int | None = None, callbacks: Sequence[Callback] = ()) -> Trajectory:
+        """Play one episode on env (which the caller keeps and closes) and return what happened."""
+        episode = self.episode(env, callbacks)
+        episode.reset(seed=seed)
+        while not episode.done:
+            started = perf_counter()
+            try:
+                generation = self.model.chat(episode.messages(), self.sampling)
+            except ModelError as error:
+                log.warning("model %s failed; ending the episode: %s", self.model.name, error)
+                episode.stop("model_error", error=str(error))
+                break
+            episode.advance(generation, model_seconds=perf_counter() - started)
+        return episode.trajectory

@@ -1,0 +1,409 @@
+"""A tiny, randomly initialised Qwen3-VL checkpoint built fully offline.
+
+Tests, demos and CI exercise every code path (processor, chat template, vision tower, M-RoPE,
+deepstack, MoE routing, serving) without downloading anything. The checkpoint uses the real
+architecture classes and the real file layout, so loading it is exactly loading a downloaded
+Qwen3-VL; only the sizes and the vocabulary are small.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+import torch
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+# Qwen's added tokens in Qwen's order: ids follow the BPE vocabulary exactly as 151643.. do in
+# the real tokenizer. The tool/think markers are *not* special there (decoding with
+# skip_special_tokens keeps them), and neither are they here.
+ENDOFTEXT = "<|endoftext|>"
+SPECIAL_TOKENS = (
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+)
+PLAIN_ADDED_TOKENS = (
+    "<tool_call>",
+    "</tool_call>",
+    "<|fim_prefix|>",
+    "<|fim_middle|>",
+    "<|fim_suffix|>",
+    "<|fim_pad|>",
+    "<|repo_name|>",
+    "<|file_sep|>",
+    "<tool_response>",
+    "</tool_response>",
+    "<think>",
+    "</think>",
+)
+
+BPE_VOCAB_SIZE = 3000
+CHAT_TEMPLATE_FILE = "qwen3_vl_chat_template.jinja"
+# Each visual token covers (16 * 2)^2 pixels; the tiny processor keeps screenshots to at most 256
+# tokens so that CPU tests stay fast (the real checkpoints allow 16384).
+TINY_MIN_PIXELS = 32 * 32 * 4
+TINY_MAX_PIXELS = 32 * 32 * 256
+
+_WORD_LIST = (
+    "button submit cancel ok search login password email name address city country phone date time "
+    "menu file edit view help settings profile home back next previous page tab window dialog form "
+    "field input box checkbox radio option list item link image icon text label title header footer "
+    "red green blue yellow black white orange purple left right top bottom center first second third "
+    "click press type select scroll drag drop open close save delete copy paste find enter escape "
+    "the a an of to in on at for with from by and or is are be this that it you your please then "
+    "account order cart checkout price total quantity product review rating shipping payment card "
+    "number code message inbox reply forward send draft subject recipient attachment calendar event "
+    "meeting schedule today tomorrow week month year morning evening hour minute second duration "
+    "user username sign register logout welcome dashboard report chart table row column cell value "
+    "filter sort ascending descending newest oldest popular price low high category tag folder "
+    "document upload download share print export import refresh reload update install remove enable "
+    "disable toggle switch slider range minimum maximum volume brightness notification alert warning "
+    "error success failure done finished complete pending active inactive visible hidden selected "
+    "current screen display desktop browser terminal editor mobile app application contact map "
+    "location route flight hotel booking ticket seat passenger departure arrival destination origin "
+    "airport station question answer correct wrong true false yes no maybe because so if when where "
+    "which who what how must should can could would will may might need want see look show shown "
+    "appears contains small large big tiny wide narrow long short tall round square triangle circle "
+    "shape color size zoom crop region area bounding coordinate position pixel width height corner "
+    "edge middle step task goal instruction action observation result reward episode trajectory "
+    "agent model"
+)
+_WORDS = tuple(_WORD_LIST.split())
+_ACTIONS = (
+    "key",
+    "type",
+    "mouse_move",
+    "left_click",
+    "left_click_drag",
+    "right_click",
+    "middle_click",
+    "double_click",
+    "triple_click",
+    "scroll",
+    "hscroll",
+    "wait",
+    "terminate",
+    "answer",
+)
+_MOBILE_ACTIONS = (
+    "key",
+    "click",
+    "long_press",
+    "swipe",
+    "type",
+    "system_button",
+    "open",
+    "wait",
+    "terminate",
+    "answer",
+)
+_KEYS = ("ctrl", "alt", "shift", "enter", "tab", "esc", "backspace", "a", "c", "v", "up", "down", "F5")
+_INSTRUCTIONS = (
+    "Click on the {w} button.",
+    "Type '{w} {w}' into the {w} field and press enter.",
+    "Select {w} from the list and click Submit.",
+    "Find the {w} {w} and open it.",
+    "Scroll down until you see the {w} link, then click it.",
+    "What is the {w} shown in the image? Answer with one word.",
+    "Zoom in on the {w} region to read the small text.",
+    "Drag the {w} item to the {w} box.",
+)
+_PREAMBLE = (
+    "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+    "You are provided with function signatures within <tools></tools> XML tags:\n<tools>\n"
+)
+_POSTAMBLE = (
+    "\n</tools>\n\nFor each function call, return a json object with function name and arguments within "
+    '<tool_call></tool_call> XML tags:\n<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}'
+    "\n</tool_call>"
+)
+
+
+def _tool_schemas() -> list[dict]:
+    """The shapes of pixelpilot's GUI and zoom tools, so the BPE learns their words and JSON."""
+    point = {"type": "array", "description": "(x, y) on a 1000x1000 screen"}
+    return [
+        {
+            "type": "function",
+            "function": {
+                "name": "computer_use",
+                "description": "Use a mouse and keyboard to interact with a computer. The screen is 1000x1000.",
+                "parameters": {
+                    "type": "object",
+                    "properties": {
+                        "action": {"type": "string", "enum": list(_ACTIONS)},
+                        "keys": {"type": "array"},
+                        "text": {"type": "string"},
+                        "coordinate": point,
+                        "pixels": {"type": "number"},
+                        "time": {"type": "number"},
+                        "status": {"type": "string", "enum": ["success", "failure"]},
+                    },
+                    "required": ["action"],
+                },
+            },
+        },
+        {
+            "type": "function",
+            "function": {
+                "name": "mobile_use",
+                "description": "Use a touchscreen to interact with a mobile device.",
+                "parameters": {
+                    "type": "object",
+                    "properties": {
+                        "action": {"type": "string", "enum": list(_MOBILE_ACTIONS)},
+                        "coordinate": point,
+                        "coordinate2": point,
+                        "text": {"type": "string"},
+                        "button": {"type": "string", "enum": ["Back", "Home", "Menu", "Enter"]},
+                    },
+                    "required": ["action"],
+                },
+            },
+        },
+        {
+            "type": "function",
+            "function": {
+                "name": "image_zoom_in_tool",
+                "description": "Zoom in on a region of an image by cropping it with a bounding box.",
+                "parameters": {
+                    "type": "object",
+                    "properties": {
+                        "bbox_2d": {"type": "array", "description": "[x1, y1, x2, y2] in 0-1000"},
+                        "label": {"type": "string"},
+                        "img_idx": {"type": "number"},
+                    },
+                    "required": ["bbox_2d"],
+                },
+            },
+        },
+    ]
+
+
+def _tool_call(rng: random.Random) -> str:
+    action = rng.choice(_ACTIONS)
+    arguments: dict = {"action": action}
+    if action in ("left_click", "right_click", "double_click", "mouse_move", "left_click_drag"):
+        arguments["coordinate"] = [rng.randint(0, 1000), rng.randint(0, 1000)]
+    elif action == "type":
+        arguments["text"] = " ".join(rng.choices(_WORDS, k=rng.randint(1, 4)))
+    elif action == "key":
+        arguments["keys"] = rng.sample(_KEYS, k=rng.randint(1, 3))
+    elif action in ("scroll", "hscroll"):
+        arguments["pixels"] = rng.randint(-500, 500)
+    elif action == "terminate":
+        arguments["status"] = rng.choice(["success", "failure"])
+    if rng.random() < 0.2:
+        call = {"name": "image_zoom_in_tool", "arguments": {"bbox_2d": sorted(rng.sample(range(1001), 4))}}
+    else:
+        call = {"name": "computer_use", "arguments": arguments}
+    return f"<tool_call>\n{json.dumps(call)}\n</tool_call>"
+
+
+def _corpus(rng: random.Random, lines: int = 3000) -> Iterator[str]:
+    """Text shaped like the agent's conversations: tool blocks, instructions, calls, numbers."""
+    schemas = "\n".join(json.dumps(schema) for schema in _tool_schemas())
+    for _ in range(20):
+        yield _PREAMBLE + schemas + _POSTAMBLE
+    for _ in range(lines):
+        instruction = rng.choice(_INSTRUCTIONS)
+        while "{w}" in instruction:
+            instruction = instruction.replace("{w}", rng.choice(_WORDS), 1)
+        thought = " ".join(rng.choices(_WORDS, k=rng.randint(3, 12)))
+        yield (
+            f"system\nYou are a helpful assistant.\nuser\n{instruction}\nassistant\n<think>\n{thought}\n</think>\n\n"
+            f"{thought.capitalize()}.\n{_tool_call(rng)}\nuser\n<tool_response>\nStep {rng.randint(1, 30)}: "
+            f"the page shows {rng.choice(_WORDS)}.\n</tool_response>"
+        )
+    yield " ".join(str(n) for n in range(1001))
+
+
+def _train_tokenizer(seed: int):
+    """Byte-level BPE with Qwen2's pre-tokenizer, then Qwen's added tokens after the vocabulary."""
+    from transformers import Qwen2Tokenizer
+    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
+
+    bpe = Tokenizer(models.BPE())
+    bpe.normalizer = normalizers.NFC()
+    bpe.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=BPE_VOCAB_SIZE,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(_corpus(random.Random(seed)), trainer)
+    trained = json.loads(bpe.to_str())["model"]
+
+    tokenizer = Qwen2Tokenizer(
+        vocab=trained["vocab"],
+        merges=[tuple(pair) for pair in trained["merges"]],
+        unk_token=None,
+        eos_token=ENDOFTEXT,
+        pad_token=ENDOFTEXT,
+        errors="replace",
+        model_max_length=262144,
+    )
+    tokenizer.add_special_tokens(
+        {"extra_special_tokens": [AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS]}
+    )
+    tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in PLAIN_ADDED_TOKENS])
+    tokenizer.eos_token = "<|im_end|>"
+    return tokenizer
+
+
+def chat_template() -> str:
+    """The Qwen3-VL Instruct chat template shipped with pixelpilot."""
+    return resources.files("pixelpilot.model").joinpath(CHAT_TEMPLATE_FILE).read_text(encoding="utf-8")
+
+
+def _config(tokenizer, moe: bool):
+    """Real Qwen3-VL configs at toy sizes; ratios (M-RoPE sections, patch/merge) kept as in the report."""
+    ids = {name: tokenizer.convert_tokens_to_ids(name) for name in (*SPECIAL_TOKENS, ENDOFTEXT)}
+    text = {
+        "vocab_size": len(tokenizer),
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 32,
+        "max_position_embeddings": 32768,
+        # 6:5:5 of the 16 rotary frequencies, the real 24:20:20 scaled down; interleaved as in Qwen3-VL.
+        "rope_parameters": {
+            "rope_type": "default",
+            "rope_theta": 5_000_000.0,
+            "mrope_section": [6, 5, 5],
+            "mrope_interleaved": True,
+        },
+        "bos_token_id": ids[ENDOFTEXT],
+        "eos_token_id": ids["<|im_end|>"],
+        "pad_token_id": ids[ENDOFTEXT],
+        "dtype": "float32",
+    }
+    vision = {
+        "depth": 2,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_heads": 2,
+        "patch_size": 16,
+        "spatial_merge_size": 2,
+        "temporal_patch_size": 2,
+        "out_hidden_size": 64,
+        "num_position_embeddings": 256,
+        # Both vision layers feed deepstack features into the first two LM layers.
+        "deepstack_visual_indexes": [0, 1],
+    }
+    tokens = {
+        "image_token_id": ids["<|image_pad|>"],
+        "video_token_id": ids["<|video_pad|>"],
+        "vision_start_token_id": ids["<|vision_start|>"],
+        "vision_end_token_id": ids["<|vision_end|>"],
+    }
+    if moe:
+        from transformers import Qwen3VLMoeConfig
+
+        text.update(
+            num_experts=4,
+            num_experts_per_tok=2,
+            moe_intermediate_size=32,
+            decoder_sparse_step=1,
+            norm_topk_prob=True,
+        )
+        return Qwen3VLMoeConfig(text_config=text, vision_config=vision, **tokens)
+    from transformers import Qwen3VLConfig
+
+    return Qwen3VLConfig(text_config=text, vision_config=vision, **tokens)
+
+
+def build_tiny_checkpoint(
+    path: str | Path,
+    moe: bool = False,
+    seed: int = 0,
+    min_pixels: int = TINY_MIN_PIXELS,
+    max_pixels: int = TINY_MAX_PIXELS,
+) -> Path:
+    """Write a tiny Qwen3-VL (dense, or MoE with ``moe=True``) with processor and template to ``path``.
+
+    Loadable with ``AutoProcessor.from_pretrained(path)`` and ``Qwen3VLForConditionalGeneration``
+    (``Qwen3VLMoeForConditionalGeneration``), servable by ``transformers serve``. Same seed, same
+    weights and vocabulary.
+    """
+    from transformers import (
+        GenerationConfig,
+        Qwen2VLImageProcessor,
+        Qwen3VLForConditionalGeneration,
+        Qwen3VLMoeForConditionalGeneration,
+        Qwen3VLProcessor,
+        Qwen3VLVideoProcessor,
+    )
+
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = _train_tokenizer(seed)
+    template = chat_template()
+    tokenizer.chat_template = template
+
+    config = _config(tokenizer, moe)
+    model_class = Qwen3VLMoeForConditionalGeneration if moe else Qwen3VLForConditionalGeneration
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = model_class(config)
+    im_end, endoftext = tokenizer.convert_tokens_to_ids(["<|im_end|>", ENDOFTEXT])
+    # Qwen3-VL Instruct's shipped defaults, token ids remapped to the tiny vocabulary.
+    model.generation_config = GenerationConfig(
+        bos_token_id=endoftext,
+        pad_token_id=endoftext,
+        eos_token_id=[im_end, endoftext],
+        do_sample=True,
+        temperature=0.7,
+        top_p=0.8,
+        top_k=20,
+        repetition_penalty=1.0,
+    )
+    model.save_pretrained(out)
+
+    size = {"shortest_edge": min_pixels, "longest_edge": max_pixels}
+    image_processor = Qwen2VLImageProcessor(
+        size=size,
+        patch_size=16,
+        temporal_patch_size=2,
+        merge_size=2,
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
+    )
+    video_processor = Qwen3VLVideoProcessor(
+        size={"shortest_edge": min_pixels, "longest_edge": max_pixels * 4},
+        patch_size=16,
+        temporal_patch_size=2,
+        merge_size=2,
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
+    )
+    processor = Qwen3VLProcessor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        video_processor=video_processor,
+        chat_template=template,
+    )
+    processor.save_pretrained(out)
+    return out
