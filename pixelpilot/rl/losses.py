@@ -1,0 +1,245 @@
+"""Policy-gradient losses on per-token log-probs: SAPO, GRPO's clipped objective, KL, TIS and SFT.
+
+Every tensor is ``(batch, tokens)``; ``loss_mask`` is 1 only on tokens the model generated, so
+prompt, observation and padding tokens never reach the gradient. Masked positions are replaced by
+zeros *before* any arithmetic, not multiplied by zero after it: padding may hold ``-inf``
+log-probs, and ``0 * inf`` would turn the masked gradient into NaN instead of exactly 0.
+
+SAPO (Qwen, arXiv 2511.20347) swaps PPO's hard clip for a soft gate: the surrogate
+``f(r) = σ(τ·(r−1))·4/τ`` has slope exactly 1 at ``r = 1`` (so on-policy it is the plain policy
+gradient) and fades smoothly as the ratio drifts, with a steeper fade for negative advantages
+(``τ_neg > τ_pos``) because pushing down already unlikely tokens is what destabilises training.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+Aggregation = Literal["token-mean", "seq-mean-token-mean", "seq-mean-token-sum", "seq-sqrt-norm"]
+"""How per-token values become one loss.
+
+- ``token-mean``: mean over every unmasked token of the batch (long sequences weigh more).
+- ``seq-mean-token-mean``: mean over sequences of each sequence's token mean (SAPO's choice).
+- ``seq-mean-token-sum``: mean over sequences of each sequence's token sum.
+- ``seq-sqrt-norm``: each token divided by the square root of its sequence's token count, summed,
+  over the sum of those square roots: a sequence weighs ``sqrt(n)``, between token-mean (``n``) and
+  sequence-mean (``1``), the report's square-root reweighting for SFT. A constant per-token loss
+  ``c`` gives ``c``.
+"""
+
+MAX_LOG_RATIO = 20.0
+"""Log-ratios are clamped to ±20 before ``exp``: a stale or corrupted log-prob must not overflow."""
+
+
+class PolicyLossConfig(BaseModel):
+    """The policy objective and its regularisers; defaults are SAPO's."""
+
+    model_config = ConfigDict(frozen=True)
+
+    algorithm: Literal["sapo", "grpo"] = "sapo"
+    tau_pos: float = Field(1.0, gt=0.0, description="SAPO temperature for positive advantages")
+    tau_neg: float = Field(1.05, gt=0.0, description="SAPO temperature for zero and negative advantages")
+    clip_low: float = Field(0.2, ge=0.0, lt=1.0, description="GRPO: ratio floor 1 - clip_low")
+    clip_high: float = Field(
+        0.2, ge=0.0, description="GRPO: ratio ceiling 1 + clip_high (0.28 is DAPO's clip-higher)"
+    )
+    dual_clip: float | None = Field(
+        None, gt=1.0, description="GRPO: bound the loss of negative advantages at c·|A|"
+    )
+    kl_coef: float = Field(0.0, ge=0.0, description="β of the k3 KL to the reference policy; 0 disables it")
+    tis_cap: float | None = Field(
+        2.0, gt=0.0, description="cap C of the truncated importance weight; None ignores rollout log-probs"
+    )
+    aggregation: Aggregation = "seq-mean-token-mean"
+
+
+def _check_shapes(reference: torch.Tensor, **tensors: torch.Tensor | None) -> None:
+    if reference.dim() != 2:
+        raise ValueError(f"log-probs must be (batch, tokens), got shape {tuple(reference.shape)}")
+    for name, tensor in tensors.items():
+        if tensor is not None and tensor.shape != reference.shape:
+            raise ValueError(f"{name} has shape {tuple(tensor.shape)}, expected {tuple(reference.shape)}")
+
+
+def _masked(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Zeros at masked positions, through ``where`` so that their gradient is exactly 0, never NaN."""
+    return torch.where(mask, values, torch.zeros((), dtype=values.dtype, device=values.device))
+
+
+def aggregate(
+    values: torch.Tensor, loss_mask: torch.Tensor, mode: Aggregation, denominator: float | None = None
+) -> torch.Tensor:
+    """Reduce per-token values to a scalar; sequences without unmasked tokens are left out.
+
+    ``denominator`` replaces the batch's own normaliser (its token count, sequence count or sum of
+    square roots): with gradient accumulation, pass the whole step's so that micro-batches add up
+    to the loss of the full batch.
+    """
+    mask = loss_mask.bool()
+    values = _masked(values, mask)
+    counts = mask.sum(dim=-1).to(values.dtype)
+    present = counts > 0
+    if mode == "token-mean":
+        total, norm = values.sum(), counts.sum()
+    elif mode == "seq-mean-token-mean":
+        total, norm = (values.sum(dim=-1) / counts.clamp(min=1))[present].sum(), present.sum()
+    elif mode == "seq-mean-token-sum":
+        total, norm = values.sum(dim=-1)[present].sum(), present.sum()
+    elif mode == "seq-sqrt-norm":
+        roots = counts.sqrt()
+        total, norm = (values.sum(dim=-1) / roots.clamp(min=1))[present].sum(), roots.sum()
+    else:
+        raise ValueError(f"unknown aggregation {mode!r}")
+    if denominator is not None:
+        return total / denominator
+    return total / norm.clamp(min=1)
+
+
+def sapo_objective(
+    ratio: torch.Tensor, advantages: torch.Tensor, tau_pos: float = 1.0, tau_neg: float = 1.05
+) -> torch.Tensor:
+    """Per-token ``σ(τ·(r−1))·4/τ · A``, τ chosen by the sign of A (to be maximised)."""
+    tau = torch.where(advantages > 0, torch.full_like(ratio, tau_pos), torch.full_like(ratio, tau_neg))
+    return torch.sigmoid(tau * (ratio - 1.0)) * 4.0 / tau * advantages
+
+
+def grpo_objective(
+    ratio: torch.Tensor,
+    advantages: torch.Tensor,
+    clip_low: float = 0.2,
+    clip_high: float = 0.2,
+    dual_clip: float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """PPO/GRPO's pessimistic clipped surrogate (to be maximised) and where clipping bit.
+
+    With ``dual_clip = c`` the objective of a negative advantage is bounded below by ``c·A``, so a
+    huge ratio on a bad token cannot produce an unbounded loss (Ye et al., 2020).
+    """
+    unclipped = ratio * advantages
+    clipped = ratio.clamp(1.0 - clip_low, 1.0 + clip_high) * advantages
+    objective = torch.minimum(unclipped, clipped)
+    was_clipped = clipped < unclipped
+    if dual_clip is not None:
+        floor = dual_clip * advantages
+        dual = (advantages < 0) & (objective < floor)
+        objective = torch.where(dual, floor, objective)
+        was_clipped = was_clipped | dual
+    return objective, was_clipped
+
+
+def kl_k3(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
+    """Schulman's k3 estimator of KL(π_θ ‖ π_ref) per token: ``exp(d) − d − 1`` with ``d = ref − logp``.
+
+    Unbiased and always ≥ 0, unlike ``logp − ref``, so its token mean is a usable penalty.
+    """
+    delta = (ref_logprobs - logprobs).clamp(-MAX_LOG_RATIO, MAX_LOG_RATIO)
+    return torch.exp(delta) - delta - 1.0
+
+
+def tis_weights(old_logprobs: torch.Tensor, rollout_logprobs: torch.Tensor, cap: float) -> torch.Tensor:
+    """Truncated importance weights ``min(π_old / π_rollout, C)``, without gradient.
+
+    The engine that sampled (vLLM) and the trainer compute slightly different probabilities for
+    the same tokens; reweighting by their ratio keeps the gradient unbiased, and the cap keeps
+    its variance bounded.
+    """
+    log_ratio = (old_logprobs - rollout_logprobs).clamp(-MAX_LOG_RATIO, MAX_LOG_RATIO)
+    return torch.exp(log_ratio).clamp(max=cap).detach()
+
+
+def _token_advantages(advantages: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    if advantages.dim() == 1:
+        if advantages.shape[0] != like.shape[0]:
+            raise ValueError(f"{advantages.shape[0]} advantages for a batch of {like.shape[0]} sequences")
+        return advantages.to(like.dtype)[:, None].expand_as(like)
+    if advantages.shape != like.shape:
+        raise ValueError(f"advantages have shape {tuple(advantages.shape)}, expected {tuple(like.shape)}")
+    return advantages.to(like.dtype)
+
+
+def _token_mean(values: torch.Tensor, mask: torch.Tensor) -> float:
+    return float(_masked(values.detach().float(), mask).sum() / mask.sum().clamp(min=1))
+
+
+def policy_loss(
+    logprobs: torch.Tensor,
+    old_logprobs: torch.Tensor,
+    advantages: torch.Tensor,
+    loss_mask: torch.Tensor,
+    config: PolicyLossConfig | None = None,
+    *,
+    ref_logprobs: torch.Tensor | None = None,
+    rollout_logprobs: torch.Tensor | None = None,
+    denominator: float | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The loss to minimise (−objective + β·KL) and its metrics.
+
+    ``advantages`` is per sequence ``(batch,)`` (broadcast to its tokens) or per token. The
+    ``rollout_logprobs`` of another sampling engine turn on TIS when ``config.tis_cap`` is set;
+    ``ref_logprobs`` are needed, and only used, when ``config.kl_coef > 0``.
+    """
+    config = config or PolicyLossConfig()
+    _check_shapes(
+        logprobs,
+        old_logprobs=old_logprobs,
+        loss_mask=loss_mask,
+        ref_logprobs=ref_logprobs,
+        rollout_logprobs=rollout_logprobs,
+    )
+    if config.kl_coef > 0 and ref_logprobs is None:
+        raise ValueError("kl_coef > 0 needs ref_logprobs")
+    mask = loss_mask.bool()
+    logp = _masked(logprobs, mask)
+    old = _masked(old_logprobs.detach().to(logprobs.dtype), mask)
+    adv = _masked(_token_advantages(advantages.detach(), logprobs), mask)
+
+    ratio = torch.exp((logp - old).clamp(-MAX_LOG_RATIO, MAX_LOG_RATIO))
+    metrics: dict[str, float] = {}
+    if config.algorithm == "sapo":
+        objective = sapo_objective(ratio, adv, config.tau_pos, config.tau_neg)
+        tau = torch.where(adv > 0, config.tau_pos, config.tau_neg)
+        gate = torch.sigmoid(tau * (ratio - 1.0))
+        # d f / d r = 4·σ(x)·(1−σ(x)): 1 on-policy, smaller as the ratio drifts; its mean shows how
+        # much of the gradient the soft gate let through.
+        metrics["sapo_gate"] = _token_mean(4.0 * gate * (1.0 - gate), mask)
+    else:
+        objective, was_clipped = grpo_objective(
+            ratio, adv, config.clip_low, config.clip_high, config.dual_clip
+        )
+        metrics["clip_frac"] = _token_mean(was_clipped.float(), mask)
+
+    if rollout_logprobs is not None and config.tis_cap is not None:
+        rollout = _masked(rollout_logprobs.detach().to(logprobs.dtype), mask)
+        weights = tis_weights(old, rollout, config.tis_cap)
+        objective = objective * weights
+        metrics["tis_weight"] = _token_mean(weights, mask)
+        metrics["tis_capped_frac"] = _token_mean((weights >= config.tis_cap).float(), mask)
+
+    per_token = -objective
+    if ref_logprobs is not None:
+        kl = kl_k3(logp, _masked(ref_logprobs.detach().to(logprobs.dtype), mask))
+        metrics["kl"] = _token_mean(kl, mask)
+        if config.kl_coef > 0:
+            per_token = per_token + config.kl_coef * kl
+
+    loss = aggregate(per_token, mask, config.aggregation, denominator)
+    metrics["policy_loss"] = float(aggregate(-objective.detach(), mask, config.aggregation, denominator))
+    metrics["ratio_mean"] = _token_mean(ratio, mask)
+    metrics["ratio_max"] = float(ratio.detach()[mask].max()) if mask.any() else 1.0
+    metrics["tokens"] = float(mask.sum())
+    return loss, metrics
+
+
+def sft_loss(
+    logprobs: torch.Tensor,
+    loss_mask: torch.Tensor,
+    aggregation: Aggregation = "token-mean",
+    denominator: float | None = None,
+) -> torch.Tensor:
+    """Negative log-likelihood of the demonstrated tokens; ``seq-sqrt-norm`` is the report's reweighting."""
+    _check_shapes(logprobs, loss_mask=loss_mask)
+    mask = loss_mask.bool()
+    return aggregate(-_masked(logprobs, mask), mask, aggregation, denominator)
