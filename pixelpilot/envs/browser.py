@@ -1,0 +1,430 @@
+"""The browser behind a web environment: one Chromium per environment, a page per episode.
+
+Playwright's sync API allows one driver per thread, so environments living in the same thread
+share a reference-counted driver while each launches and owns its own Chromium process; nothing
+about a browser is process-global. Every Chromium gets a unique marker switch on its command line
+so that its process (and the process group it leads) can be found, killed in tests, and checked
+for leaks after ``close()``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import urlsplit
+
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import sync_playwright
+
+from pixelpilot.errors import EnvError
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Request, Route, WebSocketRoute
+
+CHROMIUM_PATH = "/usr/bin/chromium"
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+MARKER_SWITCH = "--pixelpilot-browser"
+"""Chromium ignores unknown switches; this one names the browser process a session launched."""
+MARKER_ENV = "PIXELPILOT_BROWSER"
+"""Set in the browser's environment: its crash-handler daemons, which leave its session, inherit it."""
+
+ALLOW_ALL = "*"
+"""An allow-list entry that lets every origin through (no request routing at all)."""
+
+_ALWAYS_ALLOWED_SCHEMES = frozenset({"about", "data", "blob", "chrome-error"})
+"""Schemes that never reach the network."""
+_IGNORED_RESOURCE_TYPES = frozenset({"websocket", "eventsource", "media"})
+"""Streams that may never finish; settling must not wait for them."""
+
+TRANSIENT_ERRORS = (
+    "Execution context was destroyed",
+    "Cannot find context with specified id",
+    "Frame was detached",
+    "frame got detached",
+    "Navigation interrupted",
+    "net::ERR_ABORTED",
+)
+"""Messages of Playwright errors that a navigation racing a call can cause; only these are retried."""
+
+_NAVIGATING = "__pixelpilotNavigating"
+NAVIGATION_WATCH_JS = f"""window.navigation?.addEventListener("navigate", () => {{ window.{_NAVIGATING} = true; }});"""
+"""An init script: notes, in the page, that it asked for a navigation (a link, a form, ``location``)."""
+_SETTLE_JS = f"""() => new Promise(done => requestAnimationFrame(() => setTimeout(() => {{
+  const navigating = window.{_NAVIGATING} === true;
+  window.{_NAVIGATING} = false;
+  done(navigating);
+}}, 0)))"""
+"""One frame and a task turn after an action: its handlers have run, the requests they started are
+reported, and whether it asked for a navigation is known."""
+NEXT_FRAME_JS = "() => new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)))"
+"""Resolves once the next frame has been produced (e.g. after a wheel event has scrolled)."""
+
+T = TypeVar("T")
+
+
+def chromium_executable() -> str | None:
+    """Debian's Chromium when installed, else None so Playwright uses the browser it downloaded."""
+    return CHROMIUM_PATH if Path(CHROMIUM_PATH).exists() else None
+
+
+_DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL (default ports dropped); every ``file:`` URL shares ``file://``."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "file":
+        return "file://"
+    if not parts.netloc:
+        return f"{scheme}:"
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = str(parts.port) if parts.port is not None and str(parts.port) != _DEFAULT_PORTS.get(scheme) else ""
+    return f"{scheme}://{host}{':' + port if port else ''}"
+
+
+class OriginPolicy:
+    """Which origins a page may load from; requests elsewhere are aborted before they leave Chromium.
+
+    The rule is one regular expression matching the URLs to block. Playwright evaluates a regex
+    route inside its driver, so allowed requests never make a round trip through Python.
+    """
+
+    def __init__(self, allowed: Iterable[str]) -> None:
+        entries = list(allowed)
+        self.allow_all = ALLOW_ALL in entries
+        self.origins = frozenset(origin_of(entry) for entry in entries if entry != ALLOW_ALL)
+        prefixes = [f"{scheme}:" for scheme in sorted(_ALWAYS_ALLOWED_SCHEMES)]
+        for origin in sorted(self.origins):
+            prefixes.append("file:" if origin == "file://" else re.escape(origin) + r"(?:[/?#]|$)")
+        self.blocked = re.compile(r"^(?!(?:" + "|".join(prefixes) + "))", re.IGNORECASE)
+
+    def allows(self, url: str) -> bool:
+        return self.allow_all or self.blocked.search(url) is None
+
+    def __repr__(self) -> str:
+        return "OriginPolicy(*)" if self.allow_all else f"OriginPolicy({sorted(self.origins)})"
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a Playwright error is one of the whitelisted races with a navigation."""
+    return isinstance(error, PlaywrightError) and any(text in str(error) for text in TRANSIENT_ERRORS)
+
+
+def retry_transient(call: Callable[[], T], page: Page, attempts: int = 3, timeout_s: float = 5.0) -> T:
+    """Run call, retrying (once the page's DOM has loaded) only on whitelisted transient errors."""
+    attempt = 1
+    while True:
+        try:
+            return call()
+        except PlaywrightError as error:
+            if attempt >= attempts or not is_transient(error):
+                raise
+        attempt += 1
+        with suppress(PlaywrightError):
+            page.wait_for_load_state("domcontentloaded", timeout=timeout_s * 1000)
+
+
+class PageActivity:
+    """What a page set off since a mark: requests still in flight and main-frame navigations.
+
+    Settling after an action waits only for what that action started, so a page that keeps a
+    long poll open costs nothing and a plain click costs one frame. A navigation is known from
+    the moment the page asks for it (the Navigation API's ``navigate`` event, watched by
+    ``NAVIGATION_WATCH_JS``), not only once the browser reports its request, which can lag.
+    """
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self._serial = 0
+        self._mark = 0
+        self._pending: dict[int, int] = {}
+        """id(request) -> the serial number it was started under."""
+        self._navigated = False
+        page.on("request", self._on_request)
+        page.on("requestfinished", self._on_done)
+        page.on("requestfailed", self._on_done)
+        page.on("framenavigated", self._on_navigated)
+
+    def _on_request(self, request: Request) -> None:
+        if request.resource_type in _IGNORED_RESOURCE_TYPES:
+            return
+        self._serial += 1
+        self._pending[id(request)] = self._serial
+
+    def _on_done(self, request: Request) -> None:
+        self._pending.pop(id(request), None)
+
+    def _on_navigated(self, frame: object) -> None:
+        if frame == self.page.main_frame:
+            self._navigated = True
+
+    def mark(self) -> None:
+        """Start attributing new requests and navigations to the next action."""
+        self._mark = self._serial
+        self._navigated = False
+
+    def _busy(self) -> bool:
+        return any(serial > self._mark for serial in self._pending.values())
+
+    def settle(self, timeout_s: float, poll_s: float = 0.015) -> bool:
+        """Wait (at most timeout_s) for the navigation and requests the last action started; True if all done."""
+        deadline = time.monotonic() + timeout_s
+        requested = self._flush(_SETTLE_JS)
+        waited = False
+        while True:
+            if self._navigated:
+                requested, self._navigated, waited = False, False, True
+                try:
+                    self.page.wait_for_load_state("load", timeout=max(deadline - time.monotonic(), 0.001) * 1000)
+                except PlaywrightError:
+                    return False
+            if not (requested or self._busy() or self._navigated):
+                break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            waited = True
+            self.page.wait_for_timeout(min(poll_s, remaining) * 1000)
+        if waited:
+            # Responses have arrived; one frame later their handlers have run and painted.
+            self._flush(NEXT_FRAME_JS)
+        return True
+
+    def _flush(self, script: str) -> bool:
+        """Run a settling script; True when the page asked for a navigation that has not committed yet."""
+        try:
+            return self.page.evaluate(script) is True
+        except PlaywrightError as error:
+            if not is_transient(error):
+                raise
+            self._navigated = True  # the document the script ran in was replaced
+            return False
+
+
+class _Driver:
+    """One Playwright driver per thread (and per process, after a fork), shared by reference count."""
+
+    _local = threading.local()
+
+    @classmethod
+    def acquire(cls) -> Playwright:
+        state = getattr(cls._local, "state", None)
+        if state is None or state[2] != os.getpid():
+            # A forked child inherits its parent's handle, whose pipes belong to the parent's driver.
+            state = cls._local.state = [sync_playwright().start(), 0, os.getpid()]
+        state[1] += 1
+        return state[0]
+
+    @classmethod
+    def release(cls) -> None:
+        state = getattr(cls._local, "state", None)
+        if state is None or state[2] != os.getpid():
+            return
+        state[1] -= 1
+        if state[1] <= 0:
+            cls._local.state = None
+            with suppress(PlaywrightError):
+                state[0].stop()
+
+
+@contextmanager
+def shared_playwright() -> Iterator[Playwright]:
+    """This thread's Playwright, shared with the environments in it (a second sync driver would fail)."""
+    playwright = _Driver.acquire()
+    try:
+        yield playwright
+    finally:
+        _Driver.release()
+
+
+def _proc_cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def live_processes(pid: int, marker: str) -> list[int]:
+    """Processes of one browser still running (zombies excluded): its session, plus daemons carrying its marker.
+
+    Linux only (reads /proc); how tests prove that no Chromium outlives ``close()``.
+    """
+    found = []
+    tag = f"{MARKER_ENV}={marker}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            state, _ppid, _pgrp, session = stat[stat.rindex(")") + 2 :].split()[:4]
+            if state in "ZX":
+                continue
+            if int(session) == pid or tag in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+class BrowserSession:
+    """One Chromium process, launched on demand, with a fresh context (and page) per episode."""
+
+    def __init__(
+        self,
+        *,
+        executable_path: str | None = None,
+        headless: bool = True,
+        extra_args: Sequence[str] = (),
+        action_timeout_s: float = 10.0,
+        navigation_timeout_s: float = 30.0,
+    ) -> None:
+        self.executable_path = executable_path if executable_path is not None else chromium_executable()
+        self.headless = headless
+        self.extra_args = tuple(extra_args)
+        self.action_timeout_s = action_timeout_s
+        self.navigation_timeout_s = navigation_timeout_s
+        self.blocked: list[str] = []
+        """URLs aborted by the allow-list since the list was last cleared."""
+        self._marker = ""
+        self._pid: int | None = None
+        self._driver: Playwright | None = None
+        self._browser: Browser | None = None
+        self._context: BrowserContext | None = None
+        self._page: Page | None = None
+        self._settings: tuple[object, ...] = ()
+        self._crashed = False
+
+    @property
+    def page(self) -> Page | None:
+        return self._page
+
+    @property
+    def alive(self) -> bool:
+        """Whether Chromium is still connected (a killed or crashed browser is not)."""
+        return self._browser is not None and self._browser.is_connected()
+
+    @property
+    def healthy(self) -> bool:
+        """Whether the browser is up and the current page neither closed nor crashed."""
+        return self.alive and self._page is not None and not self._page.is_closed() and not self._crashed
+
+    @property
+    def marker(self) -> str:
+        """The tag on this session's current browser (see ``live_processes``)."""
+        return self._marker
+
+    @property
+    def launched(self) -> bool:
+        return self._browser is not None
+
+    @property
+    def pid(self) -> int | None:
+        """The Chromium browser process (it leads the session of all its helpers), while launched."""
+        return self._pid if self._browser is not None else None
+
+    def _find_pid(self) -> int | None:
+        needle = f"{MARKER_SWITCH}={self._marker}"
+        for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+            if entry.name.isdigit() and needle in _proc_cmdline(int(entry.name)).split():
+                return int(entry.name)
+        return None
+
+    def start(self) -> None:
+        """Launch Chromium unless a live one is running; a dead one is cleaned up first."""
+        if self.alive:
+            return
+        if self.launched:
+            self.close()
+        self._driver = _Driver.acquire()
+        self._marker = uuid.uuid4().hex
+        try:
+            self._browser = self._driver.chromium.launch(
+                executable_path=self.executable_path,
+                headless=self.headless,
+                args=[*CHROMIUM_ARGS, *self.extra_args, f"{MARKER_SWITCH}={self._marker}"],
+                env={**os.environ, MARKER_ENV: self._marker},
+            )
+        except PlaywrightError as error:
+            self._driver = None
+            _Driver.release()
+            raise EnvError(
+                f"could not launch Chromium ({self.executable_path or 'Playwright build'}): {error}"
+            ) from None
+        self._pid = self._find_pid()
+
+    def new_page(
+        self, viewport: tuple[int, int], device_scale_factor: float, policy: OriginPolicy, *, fresh: bool = True
+    ) -> Page:
+        """The page for a new episode: in a clean context (no cookies, storage or pages carry over) when
+        fresh, else the current page when its settings match, its pointer moved back to the corner."""
+        self.start()
+        assert self._browser is not None
+        settings = (tuple(viewport), device_scale_factor, policy.blocked.pattern, policy.allow_all)
+        if not fresh and self.healthy and settings == self._settings:
+            assert self._page is not None
+            self._page.mouse.move(0, 0)
+            return self._page
+        self._close_context()
+        width, height = viewport
+        context = self._browser.new_context(
+            viewport={"width": width, "height": height},
+            device_scale_factor=device_scale_factor,
+            service_workers="block",
+        )
+        context.set_default_timeout(self.action_timeout_s * 1000)
+        context.set_default_navigation_timeout(self.navigation_timeout_s * 1000)
+        context.add_init_script(NAVIGATION_WATCH_JS)
+        if not policy.allow_all:
+            context.route(policy.blocked, self._block)
+            context.route_web_socket(policy.blocked, self._refuse_socket)
+        self._context, self._settings = context, settings
+        self._page = context.new_page()
+        self._page.on("crash", self._on_crash)
+        return self._page
+
+    def _on_crash(self, page: Page) -> None:
+        self._crashed = True
+
+    def _block(self, route: Route) -> None:
+        self.blocked.append(route.request.url)
+        route.abort("blockedbyclient")
+
+    def _refuse_socket(self, socket: WebSocketRoute) -> None:
+        self.blocked.append(socket.url)
+        socket.close(code=1008, reason="origin not allowed")
+
+    def _close_context(self) -> None:
+        context, self._context, self._page = self._context, None, None
+        self._crashed = False
+        if context is not None and self.alive:
+            with suppress(PlaywrightError):
+                context.close()
+
+    def close(self) -> None:
+        """Close context, browser and (if this was its last user) the driver; safe to call twice."""
+        self._close_context()
+        browser, self._browser = self._browser, None
+        if browser is not None:
+            with suppress(PlaywrightError):
+                browser.close()
+        self._pid = None
+        if self._driver is not None:
+            self._driver = None
+            _Driver.release()
