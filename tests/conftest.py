@@ -1,6 +1,11 @@
-"""Shared fixtures: real HTTP servers on 127.0.0.1 serving test pages, and a check for leftover browsers."""
+"""Shared fixtures: real HTTP servers on 127.0.0.1, the tiny Qwen3-VL checkpoint, and a check for leftover browsers."""
 
 from __future__ import annotations
+
+import os
+
+# Tiny models on a 2-core machine run far faster on one thread; set before torch is imported.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import http.server
 import threading
@@ -71,6 +76,14 @@ def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServe
 def other_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     """A second local site on another port: another origin, for the allow-list."""
     yield from _serve(tmp_path_factory.mktemp("elsewhere"))
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The offline tiny Qwen3-VL checkpoint (dense), built once per test session."""
+    from pixelpilot.model import build_tiny_checkpoint
+
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny-qwen3-vl"))
 
 
 def wait_until_gone(browsers: list[tuple[int, str]], timeout_s: float = 10.0) -> list[int]:
