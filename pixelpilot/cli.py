@@ -1,4 +1,4 @@
-"""The ``pixelpilot`` command: run an agent on an environment, list environments, view reports, build the tiny checkpoint."""
+"""The ``pixelpilot`` command: run an agent, list environments, view reports, build the tiny checkpoint."""
 
 from __future__ import annotations
 

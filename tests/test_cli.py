@@ -26,8 +26,17 @@ def test_console_script_is_installed():
 def test_run_then_view_writes_the_trajectory_and_report(tiny_checkpoint, tmp_path, capsys):
     out = tmp_path / "demo"
     code = main(
-        ["run", "--env", "pixelpilot/miniwob-click-button-v0", "--model", f"hf:{tiny_checkpoint}",
-         "--max-steps", "3", "--out", str(out)]
+        [
+            "run",
+            "--env",
+            "pixelpilot/miniwob-click-button-v0",
+            "--model",
+            f"hf:{tiny_checkpoint}",
+            "--max-steps",
+            "3",
+            "--out",
+            str(out),
+        ]
     )
     assert code == 0
     trajectory = Trajectory.load(out)
