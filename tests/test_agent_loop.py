@@ -363,13 +363,6 @@ def test_live_view_shows_each_step(env):
     assert "success" in out and "env_terminated" in out
 
 
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory):
-    from pixelpilot.model import build_tiny_checkpoint
-
-    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny-qwen3-vl"))
-
-
 def test_real_tiny_qwen3_vl_drives_the_loop(env, tiny_checkpoint):
     from transformers import AutoProcessor
 

@@ -22,8 +22,8 @@ def one_cpu_thread():
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    backend = load_model(f"hf:{build_tiny_checkpoint(tmp_path_factory.mktemp('tiny'))}")
+def model(tiny_checkpoint):
+    backend = load_model(f"hf:{tiny_checkpoint}")
     yield backend
     backend.close()
 

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from pixelpilot.errors import ModelError
-from pixelpilot.model import SamplingParams, build_tiny_checkpoint, load_model
+from pixelpilot.model import SamplingParams, load_model
 from pixelpilot.model.images import ResizeRule, resize_for_qwen, to_data_url
 from pixelpilot.model.openai_http import OpenAIModel, raw_text
 
@@ -28,17 +28,12 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))
-
-
-@pytest.fixture(scope="module")
-def server(checkpoint, tmp_path_factory):
+def server(tiny_checkpoint, tmp_path_factory):
     """``transformers serve`` pinned to the tiny checkpoint on a free local port; stopped in teardown."""
     port = free_port()
     log = (tmp_path_factory.mktemp("serve") / "serve.log").open("w")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "transformers.cli.transformers", "serve", str(checkpoint)]
+    command = [sys.executable, "-m", "transformers.cli.transformers", "serve", str(tiny_checkpoint)]
     process = subprocess.Popen(
         [*command, "--host", "127.0.0.1", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env
     )
@@ -81,8 +76,8 @@ def conversation(color: tuple[int, int, int]) -> list[dict]:
     ]
 
 
-def test_generates_against_transformers_serve(server, checkpoint):
-    model = load_model(f"openai:{server}#{checkpoint}")
+def test_generates_against_transformers_serve(server, tiny_checkpoint):
+    model = load_model(f"openai:{server}#{tiny_checkpoint}")
     try:
         assert isinstance(model, OpenAIModel)
         # The local checkpoint gives the resize rule and the tokenizer.
@@ -146,9 +141,9 @@ def test_images_follow_qwen_resize_rule():
     assert to_data_url(image, "jpeg").startswith("data:image/jpeg;base64,")
 
 
-def test_logprob_tokens_map_back_to_ids(checkpoint):
+def test_logprob_tokens_map_back_to_ids(tiny_checkpoint):
     """Log-prob entries as vLLM writes them (decoded text and its UTF-8 bytes, or ``token_id:N``)."""
-    model = OpenAIModel("http://127.0.0.1:9/v1", str(checkpoint))
+    model = OpenAIModel("http://127.0.0.1:9/v1", str(tiny_checkpoint))
     tokenizer = model.tokenizer
     text = 'Zoom: <tool_call>\n{"name": "image_zoom_in_tool", "arguments": {"bbox_2d": [1, 2, 30, 400]}}\n</tool_call>'
     ids = [*tokenizer.encode(text, add_special_tokens=False), tokenizer.eos_token_id]

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from pixelpilot.errors import ModelError
-from pixelpilot.model import SamplingParams, build_tiny_checkpoint, load_model
+from pixelpilot.model import SamplingParams, load_model
 
 pytestmark = pytest.mark.vllm
 
@@ -16,8 +16,8 @@ vllm = pytest.importorskip("vllm", reason="vLLM is not installed (pip install pi
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    checkpoint = build_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))
+def model(tiny_checkpoint):
+    checkpoint = tiny_checkpoint
     backend = load_model(
         f"vllm:{checkpoint}", gpu_memory_utilization=0.2, max_model_len=4096, enforce_eager=True, dtype="float32"
     )

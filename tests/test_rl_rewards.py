@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from pixelpilot.agent.trajectory import CallRecord, Step, Trajectory
 from pixelpilot.envs.toolcall import ToolCall
-from pixelpilot.model import SamplingParams, build_tiny_checkpoint, load_model
+from pixelpilot.model import SamplingParams, load_model
 from pixelpilot.rl.rewards import (
     ANSWER_JUDGE,
     REASONING_JUDGE,
@@ -145,10 +145,10 @@ def test_judge_config_validation():
 
 
 @pytest.fixture(scope="module")
-def tiny_judge(tmp_path_factory):
+def tiny_judge(tiny_checkpoint):
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
-    model = load_model(f"hf:{build_tiny_checkpoint(tmp_path_factory.mktemp('judge'))}")
+    model = load_model(f"hf:{tiny_checkpoint}")
     yield model
     model.close()
     torch.set_num_threads(previous)
