@@ -96,6 +96,9 @@ class MiniWoBTask(WebTask):
 
     def setup(self, page: Page, seed: int) -> str:
         page.goto(self.url)
+        # MiniWoB's reward panel sits just right of the 160-px task area; when a task moves focus
+        # (click-dialog does) the page scrolls sideways onto it and the task leaves the screen.
+        page.add_style_tag(content=HIDDEN_OUTSIDE_AREA_CSS)
         instruction, ready = page.evaluate(START_EPISODE_JS, [seed, self.data_mode])
         if not ready:
             page.wait_for_function("() => WOB_TASK_READY === true")
@@ -121,6 +124,9 @@ class MiniWoBTask(WebTask):
         if self.name not in ORACLES:
             raise NotImplementedError(f"MiniWoB++ task {self.name!r} has no oracle")
         return ORACLES[self.name](env.page, env.to_grid)
+
+
+HIDDEN_OUTSIDE_AREA_CSS = "#reward-display, #click-canvas { display: none !important; }"
 
 
 def has_oracle(task: str) -> bool:
