@@ -8,6 +8,8 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import http.server
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,7 +17,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+import httpx
 import pytest
+from support import free_port
 
 from pixelpilot.envs.browser import live_processes
 
@@ -84,6 +88,41 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from pixelpilot.model import build_tiny_checkpoint
 
     return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny-qwen3-vl"))
+
+
+@pytest.fixture(scope="session")
+def tiny_server(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``transformers serve`` hosting the tiny checkpoint on a free 127.0.0.1 port; yields its /v1 URL."""
+    port = free_port()
+    log = (tmp_path_factory.mktemp("serve") / "serve.log").open("w")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "transformers.cli.transformers", "serve", str(tiny_checkpoint)]
+    process = subprocess.Popen(
+        [*command, "--host", "127.0.0.1", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"transformers serve exited with {process.returncode}; see {log.name}")
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("transformers serve did not become healthy in time")
+            time.sleep(0.5)
+        yield f"{url}/v1"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
 
 
 def wait_until_gone(browsers: list[tuple[int, str]], timeout_s: float = 10.0) -> list[int]:

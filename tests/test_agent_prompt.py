@@ -154,3 +154,13 @@ def test_crops_older_than_the_shown_screenshots_become_placeholders():
     messages = history.messages()
     assert images_of(messages) == [newest] == history.visible_images()
     assert texts_of(messages[5]) == "<tool_response>\n" + IMAGE_PLACEHOLDER + "\n</tool_response>"
+
+
+def test_vision_placeholders_in_text_never_reach_the_prompt():
+    from pixelpilot.agent.prompt import History
+
+    history = History("system <|image_pad|>", history_images=2)
+    history.add_user('Type "<|vision_start|><|image_pad|><|vision_end|>"', ())
+    history.add_assistant("I see <|image_pad|><|video_pad|> twice")
+    texts = [part["text"] for message in history.messages() for part in message["content"] if part["type"] == "text"]
+    assert texts == ["system ", 'Type ""', "I see  twice"]

@@ -4,63 +4,16 @@ from __future__ import annotations
 
 import base64
 import io
-import os
-import socket
-import subprocess
-import sys
-import time
 
-import httpx
 import numpy as np
 import pytest
 from PIL import Image
+from support import free_port
 
 from pixelpilot.errors import ModelError
 from pixelpilot.model import SamplingParams, load_model
 from pixelpilot.model.images import ResizeRule, resize_for_qwen, to_data_url
 from pixelpilot.model.openai_http import OpenAIModel, raw_text
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(tiny_checkpoint, tmp_path_factory):
-    """``transformers serve`` pinned to the tiny checkpoint on a free local port; stopped in teardown."""
-    port = free_port()
-    log = (tmp_path_factory.mktemp("serve") / "serve.log").open("w")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "transformers.cli.transformers", "serve", str(tiny_checkpoint)]
-    process = subprocess.Popen(
-        [*command, "--host", "127.0.0.1", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"transformers serve exited with {process.returncode}; see {log.name}")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("transformers serve did not become healthy in time")
-            time.sleep(0.5)
-        yield f"{url}/v1"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-    assert process.poll() is not None
 
 
 def screen(color: tuple[int, int, int]) -> Image.Image:
@@ -76,8 +29,8 @@ def conversation(color: tuple[int, int, int]) -> list[dict]:
     ]
 
 
-def test_generates_against_transformers_serve(server, tiny_checkpoint):
-    model = load_model(f"openai:{server}#{tiny_checkpoint}")
+def test_generates_against_transformers_serve(tiny_server, tiny_checkpoint):
+    model = load_model(f"openai:{tiny_server}#{tiny_checkpoint}")
     try:
         assert isinstance(model, OpenAIModel)
         # The local checkpoint gives the resize rule and the tokenizer.
@@ -102,9 +55,9 @@ def test_generates_against_transformers_serve(server, tiny_checkpoint):
         model.close()
 
 
-def test_server_refusal_is_not_retried(server):
+def test_server_refusal_is_not_retried(tiny_server):
     # The server is pinned to the checkpoint: another model name is a 400, reported without retrying.
-    model = load_model(f"openai:{server}#someone/else", max_retries=5, backoff=5.0)
+    model = load_model(f"openai:{tiny_server}#someone/else", max_retries=5, backoff=5.0)
     with pytest.raises(ModelError, match=r"refused the request \(HTTP 400: .*pinned"):
         model.chat(conversation((1, 2, 3)), SamplingParams(max_new_tokens=2))
     model.close()

@@ -14,6 +14,7 @@ holds the full-resolution originals.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -44,6 +45,16 @@ SCREENSHOT_PLACEHOLDER = "[screenshot omitted]"
 IMAGE_PLACEHOLDER = "[image omitted]"
 
 ImageKind = Literal["screenshot", "image"]
+
+_VISION_TOKENS = re.compile(r"<\|(?:vision_start|vision_end|vision_pad|image_pad|video_pad)\|>")
+"""Qwen's image placeholders. A processor expands each one in the prompt into an image's patches, so
+one that appears in text (a model's sampled output, a web page's instruction) would claim an image
+that is not there and the backend would refuse the whole prompt."""
+
+
+def scrub_text(text: str) -> str:
+    """Text as it may appear in a prompt: without Qwen's vision placeholder tokens."""
+    return _VISION_TOKENS.sub("", text)
 
 
 def system_text(tools: ToolRegistry, role: str = ROLE_PROMPT) -> str:
@@ -136,6 +147,7 @@ class History:
                         content.append({"type": "image", "image": part.image})
                         continue
                     part = SCREENSHOT_PLACEHOLDER if part.kind == "screenshot" else IMAGE_PLACEHOLDER
+                part = scrub_text(part)
                 if content and content[-1]["type"] == "text":
                     content[-1] = {"type": "text", "text": content[-1]["text"] + part}
                 elif part:
