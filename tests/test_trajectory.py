@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import re
-import shutil
 
 import numpy as np
 import pytest
-from playwright.sync_api import sync_playwright
 from test_agent_loop import ButtonEnv, ScriptedModel, call
 
 from pixelpilot.agent import Agent, Trajectory
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from pixelpilot.envs.browser import CHROMIUM_ARGS, chromium_executable, shared_playwright
 
 
 @pytest.fixture
@@ -67,15 +57,10 @@ def test_html_report_holds_every_step_image_and_marker(trajectory, tmp_path):
     assert "success" in html and "env_terminated" in html
 
 
-def chromium_path() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 def test_report_markers_land_on_the_clicked_pixels(trajectory, tmp_path):
     path = trajectory.to_html(tmp_path / "report.html")
-    executable = chromium_path()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+    with shared_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_executable(), args=list(CHROMIUM_ARGS))
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.goto(path.as_uri())
