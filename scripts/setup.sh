@@ -5,10 +5,10 @@ cd "$(dirname "$0")/.."
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-if ! command -v chromium >/dev/null || ! command -v Xvfb >/dev/null || ! command -v xdotool >/dev/null; then
+if ! command -v chromium >/dev/null || ! command -v Xvfb >/dev/null || ! command -v xdotool >/dev/null || ! command -v adb >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq chromium xvfb xdotool fonts-dejavu-core >/dev/null
+  $SUDO apt-get install -y -qq chromium xvfb xdotool adb fonts-dejavu-core >/dev/null
 fi
 
 # torchvision has no CPU build on PyPI; the CUDA pair runs fine on a CPU. Bypass any local wheel

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 
 from pixelpilot.envs import miniwob
+from pixelpilot.envs.android import register_android_envs
 
 
 class EnvEntry(NamedTuple):
@@ -57,6 +58,7 @@ def register_envs() -> None:
             nondeterministic=task in miniwob.ANIMATED_TASKS,
             has_oracle=functools.partial(miniwob.has_oracle, task),
         )
+    register_android_envs()
 
 
 def registered_envs() -> list[EnvEntry]:
