@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Set up a fresh Debian 12 machine for pixelpilot: Chromium, Xvfb, PyTorch and the package itself.
+# Set up a fresh Debian 12 machine for pixelpilot: Chromium, an X server with desktop programs,
+# adb, PyTorch and the package itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-if ! command -v chromium >/dev/null || ! command -v Xvfb >/dev/null || ! command -v xdotool >/dev/null || ! command -v adb >/dev/null; then
+# Chromium for web and simulated-Android environments; Xvfb, a window manager and the programs the
+# desktop tasks drive; adb for real Android devices.
+APT_PACKAGES=(chromium xvfb xdotool x11-utils x11-xserver-utils jwm xterm mousepad pcmanfm galculator
+              libtk8.6 adb fonts-dejavu-core)
+if ! dpkg -s "${APT_PACKAGES[@]}" >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq chromium xvfb xdotool adb fonts-dejavu-core >/dev/null
+  $SUDO apt-get install -y -qq "${APT_PACKAGES[@]}" >/dev/null
 fi
 
 # torchvision has no CPU build on PyPI; the CUDA pair runs fine on a CPU. Bypass any local wheel

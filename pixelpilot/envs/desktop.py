@@ -1,0 +1,734 @@
+"""DesktopEnv: a gymnasium environment on a real X display, driven by Qwen3-VL ``computer_use`` calls.
+
+By default each environment starts its own Xvfb and window manager (see ``xserver``) and ends
+them on ``close()``. Actions are real input events sent to that display only: the mouse through
+XTEST requests on an open connection, keys and text through xdotool (which knows keyboard maps);
+observations are screenshots taken with mss from it. After an action the screen is watched until
+it stops changing, so a step waits as long as the programs need to react and no longer. The
+step contract is WebEnv's: an Action, a ToolCall, a dict or a model's raw text; a model's mistake
+comes back as ``info["action_error"]``, never as an exception; every phase is timed into ``info``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import mss
+import numpy as np
+from gymnasium import spaces
+from mss.exception import ScreenShotError
+
+from pixelpilot.envs.actions import ComputerAction, parse_action, to_pixels
+from pixelpilot.envs.desktop_apps import app_argv, read_state
+from pixelpilot.envs.desktop_tasks import DesktopTask, desktop_task
+from pixelpilot.envs.tasks import TaskStatus
+from pixelpilot.envs.web import ACTION_MAX_LENGTH, INSTRUCTION_MAX_LENGTH, UnicodeText
+from pixelpilot.envs.xserver import (
+    DEFAULT_WINDOW_MANAGER,
+    MARKER_ENV,
+    Keymap,
+    Pointer,
+    XDisplay,
+    XServer,
+    end_processes,
+    find_windows,
+    marked_processes,
+    require_program,
+    run_client,
+    wait_for_window,
+    window_geometry,
+)
+from pixelpilot.errors import ActionError, EnvError, PixelpilotError
+
+EPISODE_ENV = "PIXELPILOT_DESKTOP_EPISODE"
+"""Set in the environment of every program an episode starts, so that its daemons end with it."""
+
+PHASES = ("action", "settle", "observe", "validate")
+
+_KEYSYMS = {
+    "ctrl": "ctrl",
+    "control": "ctrl",
+    "alt": "alt",
+    "option": "alt",
+    "opt": "alt",
+    "shift": "shift",
+    "cmd": "super",
+    "command": "super",
+    "meta": "super",
+    "super": "super",
+    "win": "super",
+    "windows": "super",
+    "enter": "Return",
+    "return": "Return",
+    "kpenter": "KP_Enter",
+    "esc": "Escape",
+    "escape": "Escape",
+    "tab": "Tab",
+    "backspace": "BackSpace",
+    "delete": "Delete",
+    "del": "Delete",
+    "insert": "Insert",
+    "space": "space",
+    "spacebar": "space",
+    "up": "Up",
+    "down": "Down",
+    "left": "Left",
+    "right": "Right",
+    "arrowup": "Up",
+    "arrowdown": "Down",
+    "arrowleft": "Left",
+    "arrowright": "Right",
+    "pageup": "Page_Up",
+    "pgup": "Page_Up",
+    "prior": "Page_Up",
+    "pagedown": "Page_Down",
+    "pgdn": "Page_Down",
+    "next": "Page_Down",
+    "home": "Home",
+    "end": "End",
+    "capslock": "Caps_Lock",
+    "menu": "Menu",
+    "contextmenu": "Menu",
+    "printscreen": "Print",
+    "print": "Print",
+    "plus": "plus",
+    "minus": "minus",
+    **{f"f{i}": f"F{i}" for i in range(1, 13)},
+}
+"""Key names models write (xdotool, pyautogui, DOM) -> X keysym names."""
+
+_TYPEABLE_CONTROLS = {"\n": "\r", "\r": "\r", "\t": "\t"}
+"""Control characters a ``type`` action may hold; xdotool types "\\r" as Return (it drops "\\n")."""
+
+
+def xdotool_keys(keys: Sequence[str]) -> tuple[str, str]:
+    """A ``computer_use`` key combo as one xdotool argument ("ctrl+shift+t"), and the characters to bind first."""
+    names = [part for key in keys for part in ([key] if key == "+" else key.split("+")) if part]
+    if not names:
+        raise ActionError("keys must name at least one key")
+    mapped, to_bind = [], ""
+    for name in names:
+        if len(name) == 1:
+            if name.isascii() and name.isalnum():
+                mapped.append(name)
+            elif name.isprintable():
+                mapped.append(f"U{ord(name):04X}")
+                to_bind += name if Keymap.needs_binding(name) else ""
+            else:
+                raise ActionError(f"cannot press the control character {name!r}")
+            continue
+        normal = name.lower().replace("_", "").replace("-", "").replace(" ", "")
+        if normal not in _KEYSYMS:
+            raise ActionError(
+                f"unknown key {name!r}; use names such as ctrl, alt, shift, super, enter, tab, esc, "
+                "backspace, delete, up, pagedown, f5 or a single character"
+            )
+        mapped.append(_KEYSYMS[normal])
+    return "+".join(mapped), to_bind
+
+
+def typed_text(text: str) -> str:
+    """The text as xdotool types it, or an ActionError for characters no keyboard can type."""
+    out = []
+    for char in text:
+        if char in _TYPEABLE_CONTROLS:
+            out.append(_TYPEABLE_CONTROLS[char])
+        elif char.isprintable():
+            out.append(char)
+        else:
+            raise ActionError(f"cannot type the control character {char!r}")
+    return "".join(out)
+
+
+def chunks_for(text: str, capacity: int) -> list[str]:
+    """Split text so that no piece holds more than capacity distinct characters needing a key binding."""
+    pieces, current, needed = [], "", set()
+    for char in text:
+        if Keymap.needs_binding(char) and char not in needed and len(needed) >= capacity:
+            pieces.append(current)
+            current, needed = "", set()
+        if Keymap.needs_binding(char):
+            needed.add(char)
+        current += char
+    return [*pieces, current] if current else pieces
+
+
+@contextmanager
+def _timed(timings: dict[str, float], phase: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[phase] += time.perf_counter() - start
+
+
+# -- the screen -----------------------------------------------------------------------------------
+
+
+class Screen:
+    """Screenshots of one display through mss (XShm: no copy through a file or a subprocess)."""
+
+    def __init__(self, display: XDisplay) -> None:
+        try:
+            with display.authorized():
+                self._mss = mss.MSS(display=display.name)
+            monitor = self._mss.monitors[0]
+        except ScreenShotError as error:
+            raise EnvError(f"cannot read the screen of display {display.name}: {error}") from None
+        self.size = (int(monitor["width"]), int(monitor["height"]))
+        self._region = {
+            "left": int(monitor["left"]),
+            "top": int(monitor["top"]),
+            "width": self.size[0],
+            "height": self.size[1],
+        }
+
+    def grab(self) -> bytes:
+        """The whole screen as BGRA bytes (cheap to compare for equality)."""
+        try:
+            return bytes(self._mss.grab(self._region).raw)
+        except (ScreenShotError, AssertionError) as error:  # mss asserts on a reply a dead server never sent
+            raise EnvError(f"screenshot failed: {error or 'the X server did not answer'}") from None
+
+    def to_rgb(self, frame: bytes) -> np.ndarray:
+        width, height = self.size
+        return np.frombuffer(frame, np.uint8).reshape(height, width, 4)[:, :, 2::-1].copy()
+
+    def close(self) -> None:
+        with suppress(ScreenShotError):  # the server may be gone already
+            self._mss.close()
+
+
+# -- what a task sees of an episode ---------------------------------------------------------------
+
+
+@dataclass
+class AppHandle:
+    """A shipped Tk app running in an episode, with its state file."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    state_path: Path
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def document(self) -> dict[str, Any]:
+        """The app's last saved document (``state``, ``widgets``, ``geometry``, ``window``); {} before any."""
+        return read_state(self.state_path) or {}
+
+    def state(self) -> dict[str, Any]:
+        return dict(self.document().get("state") or {})
+
+    def widget(self, name: str) -> tuple[int, int, int, int]:
+        """A widget's rectangle (x, y, width, height) on the screen, in pixels."""
+        rect = self.document().get("widgets", {}).get(name)
+        if rect is None:
+            raise EnvError(f"app {self.name!r} shows no widget {name!r}")
+        x, y, width, height = rect
+        return x, y, width, height
+
+
+class Desktop:
+    """One episode on a display: a fresh home folder, the programs started for it, and window queries.
+
+    Programs get a minimal environment (no variable of the host session), the episode's home as
+    ``HOME`` and XDG folders, no session bus (so a program never joins the user's own session on
+    another screen), and the episode marker (so whatever they leave running is ended with them).
+    """
+
+    def __init__(self, display: XDisplay, root: Path, env_marker: str, screen_size: tuple[int, int]) -> None:
+        self.display = display
+        self.screen_size = screen_size
+        self.episode = uuid.uuid4().hex
+        self.answer: str | None = None
+        """The text of the episode's ``answer`` action, once given (tasks that ask a question read it)."""
+        self.root = root
+        self.home = root / "home"
+        self._env_marker = env_marker
+        self._processes: list[subprocess.Popen[bytes]] = []
+        for folder in (".config/gtk-3.0", ".local/share", ".cache", "runtime"):
+            (self.home / folder).mkdir(parents=True, exist_ok=True)
+        (self.home / "runtime").chmod(0o700)
+        # Blinking carets would make two screenshots of the same state differ.
+        (self.home / ".config/gtk-3.0/settings.ini").write_text("[Settings]\ngtk-cursor-blink=false\n")
+        self.log = (root / "programs.log").open("ab")
+
+    def program_env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        home = str(self.home)
+        env = self.display.client_env(
+            {
+                "HOME": home,
+                "USER": "user",
+                "SHELL": "/bin/bash",
+                "XDG_CONFIG_HOME": f"{home}/.config",
+                "XDG_DATA_HOME": f"{home}/.local/share",
+                "XDG_CACHE_HOME": f"{home}/.cache",
+                "XDG_RUNTIME_DIR": f"{home}/runtime",
+                "DBUS_SESSION_BUS_ADDRESS": "disabled:",
+                "NO_AT_BRIDGE": "1",
+                MARKER_ENV: self._env_marker,
+                EPISODE_ENV: self.episode,
+            }
+        )
+        if extra:
+            env.update(extra)
+        return env
+
+    def launch(
+        self, argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start a program in its own process group; it is ended with the episode."""
+        program = require_program(argv[0]) if "/" not in argv[0] else argv[0]
+        process = subprocess.Popen(
+            [program, *argv[1:]],
+            cwd=str(cwd or self.home),
+            env=self.program_env(env),
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=self.log,
+            start_new_session=True,
+        )
+        self._processes.append(process)
+        return process
+
+    def start_app(self, app: str, params: Mapping[str, Any], *, timeout_s: float = 20.0) -> AppHandle:
+        """Start a shipped Tk app and return once its window is on the screen and its state saved."""
+        state_path = self.root / f"{app}-{len(self._processes)}.json"
+        handle = AppHandle(app, self.launch(app_argv(app, state_path, dict(params))), state_path)
+        deadline = time.monotonic() + timeout_s
+        while not handle.document().get("ready"):
+            if not handle.alive:
+                raise EnvError(f"app {app!r} exited at start (see {self.root / 'programs.log'})")
+            if time.monotonic() > deadline:
+                raise EnvError(f"app {app!r} did not show its window within {timeout_s:g} s")
+            time.sleep(0.02)
+        return handle
+
+    def wait_for_window(self, timeout_s: float = 15.0, **criteria: Any) -> int:
+        """The first visible window matching ``name``/``window_class`` (regexes) or ``pid``."""
+        return wait_for_window(self.display, timeout_s=timeout_s, **criteria)
+
+    def find_windows(self, **criteria: Any) -> list[int]:
+        return find_windows(self.display, **criteria)
+
+    def window_geometry(self, window: int) -> tuple[int, int, int, int]:
+        """(x, y, width, height) of a window's content on the screen, in pixels."""
+        return window_geometry(self.display, window)
+
+    def place_window(self, window: int, x: int, y: int, width: int | None = None, height: int | None = None) -> None:
+        """Move (and resize) a window, as a user arranging the desktop before a task would."""
+        argv = [require_program("xdotool")]
+        if width is not None and height is not None:
+            argv += ["windowsize", "--sync", str(window), str(width), str(height)]
+        argv += ["windowmove", "--sync", str(window), str(x), str(y)]
+        run_client(self.display, argv)
+
+    def close(self) -> None:
+        """End every program of the episode, including daemons that left their process group."""
+        end_processes(self._processes, self.episode, EPISODE_ENV)
+        self._processes.clear()
+        self.log.close()
+
+
+# -- the environment ------------------------------------------------------------------------------
+
+
+class DesktopEnv(gym.Env[dict[str, Any], str]):
+    """A task on a real X display; observations are full-screen screenshots plus the instruction.
+
+    With ``display=None`` (the default) the environment starts its own Xvfb of ``screen_size``
+    with ``window_manager`` on the first ``reset`` and ends it on ``close``. Acting on any other
+    display (``display=":0"``) needs ``allow_foreign_display=True``: input events there reach
+    whatever the user has open, and typing characters missing from the keyboard map binds them to
+    unused keycodes of that display. ``scroll_notch_pixels`` is how many ``pixels`` of a scroll
+    action make one wheel notch (X11 scrolls by notches, not pixels).
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}  # noqa: RUF012 (gymnasium's convention)
+    gui_tool = "computer_use"
+
+    def __init__(
+        self,
+        task: DesktopTask,
+        render_mode: str | None = None,
+        *,
+        screen_size: tuple[int, int] = (1280, 800),
+        display: str | None = None,
+        allow_foreign_display: bool = False,
+        xauthority: str | None = None,
+        window_manager: Sequence[str] | None = DEFAULT_WINDOW_MANAGER,
+        settle_timeout_s: float = 3.0,
+        settle_quiet_s: float = 0.06,
+        max_wait_s: float = 30.0,
+        type_delay_ms: int = 4,
+        scroll_notch_pixels: int = 100,
+    ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        if display is not None and not allow_foreign_display:
+            raise EnvError(
+                f"refusing to act on display {display!r}, which pixelpilot did not start: its input events would "
+                "reach whatever is open there. Pass allow_foreign_display=True to allow it, or display=None for a "
+                "private Xvfb."
+            )
+        for program in ("xdotool", "xmodmap", "xwininfo"):
+            require_program(program)
+        self.task = task
+        self.render_mode = render_mode
+        self.settle_timeout_s = settle_timeout_s
+        self.settle_quiet_s = settle_quiet_s
+        self.max_wait_s = max_wait_s
+        self.type_delay_ms = type_delay_ms
+        self.scroll_notch_pixels = scroll_notch_pixels
+        self.marker = uuid.uuid4().hex
+        """Tags every process this environment starts (see ``xserver.MARKER_ENV``)."""
+        self._server: XServer | None = None
+        self._screen: Screen | None = None
+        if display is None:
+            self._server = XServer(size=tuple(screen_size), window_manager=window_manager, marker=self.marker)  # type: ignore[arg-type]
+            self._display: XDisplay | None = None
+            self.screen_size = (int(screen_size[0]), int(screen_size[1]))
+        else:
+            self._display = XDisplay(display, xauthority, owned=False)
+            self._screen = Screen(self._display)
+            self.screen_size = self._screen.size
+        width, height = self.screen_size
+        self.observation_space = spaces.Dict(
+            {
+                "screenshot": spaces.Box(0, 255, (height, width, 3), np.uint8),
+                "instruction": UnicodeText(INSTRUCTION_MAX_LENGTH),
+            }
+        )
+        self.action_space = UnicodeText(ACTION_MAX_LENGTH)
+        self._root = Path(tempfile.mkdtemp(prefix="pixelpilot-desktop-"))
+        self._keymap: Keymap | None = None
+        self._pointer: Pointer | None = None
+        self._desktop: Desktop | None = None
+        self._episodes = 0
+        self._screenshot: np.ndarray | None = None
+        self._instruction = ""
+        self._over = False
+
+    # -- what oracles and tools read -------------------------------------------------------------
+
+    @property
+    def display(self) -> XDisplay:
+        """The display this environment acts on (its own Xvfb once reset)."""
+        if self._display is None:
+            raise gym.error.ResetNeeded("no display yet: call reset() first")
+        return self._display
+
+    @property
+    def server(self) -> XServer | None:
+        """The Xvfb this environment owns (None on a foreign display)."""
+        return self._server
+
+    @property
+    def desktop(self) -> Desktop:
+        """The current episode's desktop: its home folder, programs and windows."""
+        if self._desktop is None:
+            raise gym.error.ResetNeeded("no episode yet: call reset() first")
+        return self._desktop
+
+    def to_grid(self, x_px: float, y_px: float) -> tuple[int, int]:
+        """The 0–1000 grid point where a screen pixel appears in the observation."""
+        width, height = self.screen_size
+        return min(max(round(x_px / width * 1000), 0), 1000), min(max(round(y_px / height * 1000), 0), 1000)
+
+    # -- gymnasium API -----------------------------------------------------------------------------
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        super().reset(seed=seed)
+        episode_seed = int(seed) if seed is not None else int(self.np_random.integers(2**31 - 1))
+        timings = {"launch": 0.0, "setup": 0.0, "settle": 0.0, "observe": 0.0}
+        self._end_episode()
+        try:
+            instruction = self._start_episode(episode_seed, timings)
+        except EnvError:
+            if self._display_alive():
+                raise
+            # The X server died (killed, crashed) before or during set-up: one fresh start, then give up.
+            self._end_episode()
+            instruction = self._start_episode(episode_seed, timings)
+        if instruction not in self.observation_space["instruction"]:
+            raise EnvError(
+                f"task {self.task.name!r} gave an instruction the observation space cannot hold "
+                f"(over {INSTRUCTION_MAX_LENGTH} characters or control characters)"
+            )
+        self._instruction = instruction
+        self._over = False
+        with _timed(timings, "settle"):
+            frame = self._settle()
+        with _timed(timings, "observe"):
+            observation = self._observe(frame)
+        info = {"task": self.task.name, "seed": episode_seed, "success": False, "timings": timings}
+        return observation, info
+
+    def _start_episode(self, seed: int, timings: dict[str, float]) -> str:
+        with _timed(timings, "launch"):
+            self._ensure_display()
+        with _timed(timings, "setup"):
+            self._episodes += 1
+            root = self._root / f"episode-{self._episodes}"
+            root.mkdir()
+            self._desktop = Desktop(self.display, root, self.marker, self.screen_size)
+            # The pointer starts in the same corner every episode: hover effects must not depend on the last one.
+            assert self._pointer is not None
+            self._pointer.move(0, 0)
+            return str(self.task.setup(self._desktop, seed))
+
+    def _ensure_display(self) -> None:
+        if self._server is None:
+            if self._keymap is None:
+                self._keymap = Keymap(self.display)
+                self._pointer = Pointer(self.display)
+            return
+        if self._display_alive():
+            return
+        self._close_clients()
+        self._server.stop()  # a server that stopped answering may still be exiting: end it for good
+        self._display = self._server.start()
+        self._keymap = Keymap(self._display)
+        self._screen = Screen(self._display)
+        self._pointer = Pointer(self._display)
+        if self._screen.size != self.screen_size:
+            raise EnvError(f"display {self._display.name} is {self._screen.size}, expected {self.screen_size}")
+
+    def _close_clients(self) -> None:
+        """Close this process's own connections to the display (screen grabs, pointer)."""
+        if self._screen is not None:
+            self._screen.close()
+            self._screen = None
+        if self._pointer is not None:
+            self._pointer.close()
+            self._pointer = None
+
+    def _display_alive(self) -> bool:
+        """Whether the display still answers (a killed server's process may not have been reaped yet)."""
+        if self._server is not None and not self._server.alive:
+            return False
+        if self._screen is None:
+            return False
+        try:
+            self._screen.grab()
+        except EnvError:
+            return False
+        return True
+
+    def step(self, action: Any) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
+        if self._screenshot is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        if self._over:
+            return self._rejected("the episode is over; call reset() to start a new one")
+        try:
+            parsed = parse_action(action, tool=self.gui_tool)
+            if not isinstance(parsed, ComputerAction):
+                raise ActionError(f"this environment takes {self.gui_tool} actions, not {parsed.tool}")
+            prepared = self._prepare(parsed)
+        except PixelpilotError as error:
+            return self._rejected(str(error))
+
+        timings = dict.fromkeys(PHASES, 0.0)
+        info: dict[str, Any] = {"task": self.task.name, "action": parsed.model_dump(mode="json", exclude_none=True)}
+        try:
+            with _timed(timings, "action"):
+                self._perform(parsed, prepared)
+            with _timed(timings, "settle"):
+                frame = self._settle()
+        except EnvError as error:
+            if not self._display_alive():
+                return self._broken(error, timings, info)
+            info["action_error"] = str(error)  # the display is fine; the model may try something else
+            frame = self._settle()
+        with _timed(timings, "observe"):
+            observation = self._observe(frame)
+        if parsed.action == "answer":
+            self.desktop.answer = parsed.text
+            info["answer"] = parsed.text
+        if parsed.action == "terminate":
+            info["status"] = parsed.status
+        with _timed(timings, "validate"):
+            status = self._validate(info)
+        terminated = status.done or parsed.is_final
+        self._over = terminated
+        info.update(success=bool(status.done and status.reward > 0), message=status.message, timings=timings)
+        return observation, float(status.reward), terminated, False, info
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode != "rgb_array" or self._screenshot is None:
+            return None
+        return self._screenshot.copy()
+
+    def close(self) -> None:
+        try:
+            self._end_episode()
+        finally:  # whatever the task's teardown did, nothing of this environment may outlive close()
+            self._close_clients()
+            if self._server is not None:
+                self._server.stop()
+                self._display = None
+            end_processes(marker=self.marker)
+            shutil.rmtree(self._root, ignore_errors=True)
+            self._screenshot = None
+        super().close()
+
+    def processes(self) -> list[int]:
+        """Every live process this environment started (server, window manager, programs, their daemons)."""
+        return marked_processes(self.marker)
+
+    # -- the phases of a step ----------------------------------------------------------------------
+
+    def _prepare(self, action: ComputerAction) -> Any:
+        """Check what only this environment knows (key names, typeable text, wait limit) before acting."""
+        if action.action == "key":
+            return xdotool_keys(action.keys or ())
+        if action.action == "type":
+            return typed_text(action.text or "")
+        if action.action == "wait" and (action.time or 0) > self.max_wait_s:
+            raise ActionError(f"wait time {action.time}s is over this environment's limit of {self.max_wait_s}s")
+        return None
+
+    def _xdotool(self, *args: str) -> None:
+        run_client(self.display, [require_program("xdotool"), *args])
+
+    def _perform(self, action: ComputerAction, prepared: Any) -> None:
+        assert self._pointer is not None and self._keymap is not None
+        pointer, name = self._pointer, action.action
+        if action.coordinate is not None and name not in (
+            "left_click_drag",
+            "key",
+            "type",
+            "wait",
+            "terminate",
+            "answer",
+        ):
+            pointer.move(*to_pixels(action.coordinate, *self.screen_size))
+        if name == "key":
+            combo, to_bind = prepared
+            self._keymap.bind(to_bind)
+            self._xdotool("key", "--delay", "0", combo)
+        elif name == "type":
+            self._type(prepared)
+        elif name in ("left_click", "middle_click", "right_click"):
+            pointer.click({"left_click": 1, "middle_click": 2, "right_click": 3}[name])
+        elif name in ("double_click", "triple_click"):
+            pointer.click(1, count=2 if name == "double_click" else 3)
+        elif name == "left_click_drag":
+            self._drag(action.coordinate)  # type: ignore[arg-type]
+        elif name in ("scroll", "hscroll"):
+            pixels = action.pixels or 0
+            notches = max(1, round(abs(pixels) / self.scroll_notch_pixels)) if pixels else 0
+            # X11 wheel buttons: 4 up, 5 down, 6 left, 7 right.
+            button = {("scroll", True): 4, ("scroll", False): 5, ("hscroll", True): 7, ("hscroll", False): 6}[
+                (name, pixels > 0)
+            ]
+            pointer.click(button, count=notches, interval_s=0.02)
+        elif name == "wait":
+            time.sleep(action.time or 0)
+
+    def _type(self, text: str) -> None:
+        assert self._keymap is not None
+        pieces = chunks_for(text, self._keymap.capacity())
+        for i, piece in enumerate(pieces):
+            if i:
+                self._settle()  # the program must have read the last piece before keys are rebound
+            self._keymap.bind(piece)
+            self._xdotool("type", "--delay", str(self.type_delay_ms), "--", piece)
+
+    def _drag(self, coordinate: tuple[int, int]) -> None:
+        """Press at the pointer, travel to coordinate, release (the pointer moves before the drag, not in it)."""
+        assert self._pointer is not None
+        pointer = self._pointer
+        (x0, y0), (x1, y1) = pointer.position(), to_pixels(coordinate, *self.screen_size)
+        pointer.press(1)
+        steps = 8  # programs that track motion (drag thresholds, drag and drop) need the pointer to travel, not jump
+        for i in range(1, steps + 1):
+            time.sleep(0.015)
+            pointer.move(round(x0 + (x1 - x0) * i / steps), round(y0 + (y1 - y0) * i / steps))
+        pointer.release(1)
+
+    def _settle(self) -> bytes:
+        """Grab the screen until it has not changed for ``settle_quiet_s`` (or the timeout passes)."""
+        assert self._screen is not None
+        poll_s = 0.02
+        deadline = time.monotonic() + self.settle_timeout_s
+        frame = self._screen.grab()
+        stable_since = time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(poll_s)
+            latest = self._screen.grab()
+            now = time.monotonic()
+            if latest != frame:
+                frame, stable_since = latest, now
+            elif now - stable_since >= self.settle_quiet_s:
+                break
+        return frame
+
+    def _observe(self, frame: bytes) -> dict[str, Any]:
+        assert self._screen is not None
+        self._screenshot = self._screen.to_rgb(frame)
+        return {"screenshot": self._screenshot.copy(), "instruction": self._instruction}
+
+    def _validate(self, info: dict[str, Any]) -> TaskStatus:
+        try:
+            status = self.task.validate(self.desktop)
+        except Exception as error:
+            # A check that cannot read the state (a program crashed mid-write): no success, no crash.
+            info["validate_error"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+            return TaskStatus(0.0, False, "validation failed")
+        return TaskStatus(float(status.reward), bool(status.done), str(status.message))
+
+    # -- failures ----------------------------------------------------------------------------------
+
+    def _current_observation(self) -> dict[str, Any]:
+        assert self._screenshot is not None
+        return {"screenshot": self._screenshot.copy(), "instruction": self._instruction}
+
+    def _rejected(self, message: str) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
+        """An action that was never carried out: the screen is untouched, nothing was timed."""
+        info = {
+            "task": self.task.name,
+            "action_error": message,
+            "success": False,
+            "timings": dict.fromkeys(PHASES, 0.0),
+        }
+        return self._current_observation(), 0.0, False, False, info
+
+    def _broken(
+        self, error: EnvError, timings: dict[str, float], info: dict[str, Any]
+    ) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
+        """The display went away mid-step: the episode cannot go on, so it is truncated."""
+        self._over = True
+        message = f"the X display is gone (killed or crashed): {error}; reset() to start again"
+        info.update(action_error=message, success=False, timings=timings)
+        return self._current_observation(), 0.0, False, True, info
+
+    def _end_episode(self) -> None:
+        if self._desktop is None:
+            return
+        try:
+            if self._display_alive():
+                self.task.teardown(self._desktop)
+        finally:
+            self._desktop.close()
+            shutil.rmtree(self._desktop.root, ignore_errors=True)
+            self._desktop = None
+
+
+def make_desktop_env(task: str, **kwargs: Any) -> DesktopEnv:
+    """gymnasium entry point of ``pixelpilot/desktop-<task>-v0``; kwargs go to DesktopEnv."""
+    return DesktopEnv(desktop_task(task), **kwargs)
