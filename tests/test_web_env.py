@@ -20,7 +20,8 @@ from gymnasium.vector.utils import create_shared_memory, read_from_shared_memory
 import pixelpilot  # noqa: F401  (registers the environment ids)
 from pixelpilot.envs import ComputerAction, ToolCall, URLTask, WebEnv
 from pixelpilot.envs.browser import OriginPolicy, origin_of
-from pixelpilot.envs.web import UnicodeText, playwright_keys
+from pixelpilot.envs.spaces import UnicodeText
+from pixelpilot.envs.web import playwright_keys
 from pixelpilot.errors import ActionError
 
 if TYPE_CHECKING:

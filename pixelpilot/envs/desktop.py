@@ -5,7 +5,7 @@ them on ``close()``. Actions are real input events sent to that display only: th
 XTEST requests on an open connection, keys and text through xdotool (which knows keyboard maps);
 observations are screenshots taken with mss from it. After an action the screen is watched until
 it stops changing, so a step waits as long as the programs need to react and no longer. The
-step contract is WebEnv's: an Action, a ToolCall, a dict or a model's raw text; a model's mistake
+step contract is ScreenEnv's: an Action, a ToolCall, a dict or a model's raw text; a model's mistake
 comes back as ``info["action_error"]``, never as an exception; every phase is timed into ``info``.
 """
 
@@ -16,8 +16,8 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,14 +25,13 @@ from typing import Any
 import gymnasium as gym
 import mss
 import numpy as np
-from gymnasium import spaces
 from mss.exception import ScreenShotError
 
-from pixelpilot.envs.actions import ComputerAction, parse_action, to_pixels
+from pixelpilot.envs.actions import ComputerAction, to_pixels
 from pixelpilot.envs.desktop_apps import app_argv, read_state
 from pixelpilot.envs.desktop_tasks import DesktopTask, desktop_task
+from pixelpilot.envs.screen import Observation, ScreenEnv, Step, timed
 from pixelpilot.envs.tasks import TaskStatus
-from pixelpilot.envs.web import ACTION_MAX_LENGTH, INSTRUCTION_MAX_LENGTH, UnicodeText
 from pixelpilot.envs.xserver import (
     DEFAULT_WINDOW_MANAGER,
     MARKER_ENV,
@@ -48,12 +47,10 @@ from pixelpilot.envs.xserver import (
     wait_for_window,
     window_geometry,
 )
-from pixelpilot.errors import ActionError, EnvError, PixelpilotError
+from pixelpilot.errors import ActionError, EnvError
 
 EPISODE_ENV = "PIXELPILOT_DESKTOP_EPISODE"
 """Set in the environment of every program an episode starts, so that its daemons end with it."""
-
-PHASES = ("action", "settle", "observe", "validate")
 
 _KEYSYMS = {
     "ctrl": "ctrl",
@@ -161,15 +158,6 @@ def chunks_for(text: str, capacity: int) -> list[str]:
             needed.add(char)
         current += char
     return [*pieces, current] if current else pieces
-
-
-@contextmanager
-def _timed(timings: dict[str, float], phase: str) -> Iterator[None]:
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        timings[phase] += time.perf_counter() - start
 
 
 # -- the screen -----------------------------------------------------------------------------------
@@ -345,7 +333,7 @@ class Desktop:
 # -- the environment ------------------------------------------------------------------------------
 
 
-class DesktopEnv(gym.Env[dict[str, Any], str]):
+class DesktopEnv(ScreenEnv[DesktopTask, ComputerAction]):
     """A task on a real X display; observations are full-screen screenshots plus the instruction.
 
     With ``display=None`` (the default) the environment starts its own Xvfb of ``screen_size``
@@ -356,7 +344,6 @@ class DesktopEnv(gym.Env[dict[str, Any], str]):
     action make one wheel notch (X11 scrolls by notches, not pixels).
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}  # noqa: RUF012 (gymnasium's convention)
     gui_tool = "computer_use"
 
     def __init__(
@@ -375,8 +362,7 @@ class DesktopEnv(gym.Env[dict[str, Any], str]):
         type_delay_ms: int = 4,
         scroll_notch_pixels: int = 100,
     ) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        super().__init__(task, render_mode)
         if display is not None and not allow_foreign_display:
             raise EnvError(
                 f"refusing to act on display {display!r}, which pixelpilot did not start: its input events would "
@@ -385,8 +371,6 @@ class DesktopEnv(gym.Env[dict[str, Any], str]):
             )
         for program in ("xdotool", "xmodmap", "xwininfo"):
             require_program(program)
-        self.task = task
-        self.render_mode = render_mode
         self.settle_timeout_s = settle_timeout_s
         self.settle_quiet_s = settle_quiet_s
         self.max_wait_s = max_wait_s
@@ -405,21 +389,14 @@ class DesktopEnv(gym.Env[dict[str, Any], str]):
             self._screen = Screen(self._display)
             self.screen_size = self._screen.size
         width, height = self.screen_size
-        self.observation_space = spaces.Dict(
-            {
-                "screenshot": spaces.Box(0, 255, (height, width, 3), np.uint8),
-                "instruction": UnicodeText(INSTRUCTION_MAX_LENGTH),
-            }
-        )
-        self.action_space = UnicodeText(ACTION_MAX_LENGTH)
+        self._use_screen(height, width)
         self._root = Path(tempfile.mkdtemp(prefix="pixelpilot-desktop-"))
         self._keymap: Keymap | None = None
         self._pointer: Pointer | None = None
         self._desktop: Desktop | None = None
         self._episodes = 0
-        self._screenshot: np.ndarray | None = None
-        self._instruction = ""
-        self._over = False
+        self._frame = b""
+        """The last still screen, as ``_settle`` left it for ``_observe``."""
 
     # -- what oracles and tools read -------------------------------------------------------------
 
@@ -447,41 +424,47 @@ class DesktopEnv(gym.Env[dict[str, Any], str]):
         width, height = self.screen_size
         return min(max(round(x_px / width * 1000), 0), 1000), min(max(round(y_px / height * 1000), 0), 1000)
 
+    def processes(self) -> list[int]:
+        """Every live process this environment started (server, window manager, programs, their daemons)."""
+        return marked_processes(self.marker)
+
     # -- gymnasium API -----------------------------------------------------------------------------
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        super().reset(seed=seed)
-        episode_seed = int(seed) if seed is not None else int(self.np_random.integers(2**31 - 1))
-        timings = {"launch": 0.0, "setup": 0.0, "settle": 0.0, "observe": 0.0}
+    def close(self) -> None:
+        try:
+            self._end_episode()
+        finally:  # whatever the task's teardown did, nothing of this environment may outlive close()
+            self._close_clients()
+            if self._server is not None:
+                self._server.stop()
+                self._display = None
+            end_processes(marker=self.marker)
+            shutil.rmtree(self._root, ignore_errors=True)
+            self._screenshot = None
+        super().close()
+
+    # -- an episode --------------------------------------------------------------------------------
+
+    def _open_episode(self, seed: int, timings: dict[str, float]) -> Observation:
         self._end_episode()
         try:
-            instruction = self._start_episode(episode_seed, timings)
+            instruction = self._start_episode(seed, timings)
         except EnvError:
             if self._display_alive():
                 raise
             # The X server died (killed, crashed) before or during set-up: one fresh start, then give up.
             self._end_episode()
-            instruction = self._start_episode(episode_seed, timings)
-        if instruction not in self.observation_space["instruction"]:
-            raise EnvError(
-                f"task {self.task.name!r} gave an instruction the observation space cannot hold "
-                f"(over {INSTRUCTION_MAX_LENGTH} characters or control characters)"
-            )
-        self._instruction = instruction
-        self._over = False
-        with _timed(timings, "settle"):
-            frame = self._settle()
-        with _timed(timings, "observe"):
-            observation = self._observe(frame)
-        info = {"task": self.task.name, "seed": episode_seed, "success": False, "timings": timings}
-        return observation, info
+            instruction = self._start_episode(seed, timings)
+        self._take_instruction(instruction)
+        with timed(timings, "settle"):
+            self._settle()
+        with timed(timings, "observe"):
+            return self._observe()
 
     def _start_episode(self, seed: int, timings: dict[str, float]) -> str:
-        with _timed(timings, "launch"):
+        with timed(timings, "launch"):
             self._ensure_display()
-        with _timed(timings, "setup"):
+        with timed(timings, "setup"):
             self._episodes += 1
             root = self._root / f"episode-{self._episodes}"
             root.mkdir()
@@ -528,67 +511,6 @@ class DesktopEnv(gym.Env[dict[str, Any], str]):
         except EnvError:
             return False
         return True
-
-    def step(self, action: Any) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
-        if self._screenshot is None:
-            raise gym.error.ResetNeeded("call reset() before step()")
-        if self._over:
-            return self._rejected("the episode is over; call reset() to start a new one")
-        try:
-            parsed = parse_action(action, tool=self.gui_tool)
-            if not isinstance(parsed, ComputerAction):
-                raise ActionError(f"this environment takes {self.gui_tool} actions, not {parsed.tool}")
-            prepared = self._prepare(parsed)
-        except PixelpilotError as error:
-            return self._rejected(str(error))
-
-        timings = dict.fromkeys(PHASES, 0.0)
-        info: dict[str, Any] = {"task": self.task.name, "action": parsed.model_dump(mode="json", exclude_none=True)}
-        try:
-            with _timed(timings, "action"):
-                self._perform(parsed, prepared)
-            with _timed(timings, "settle"):
-                frame = self._settle()
-        except EnvError as error:
-            if not self._display_alive():
-                return self._broken(error, timings, info)
-            info["action_error"] = str(error)  # the display is fine; the model may try something else
-            frame = self._settle()
-        with _timed(timings, "observe"):
-            observation = self._observe(frame)
-        if parsed.action == "answer":
-            self.desktop.answer = parsed.text
-            info["answer"] = parsed.text
-        if parsed.action == "terminate":
-            info["status"] = parsed.status
-        with _timed(timings, "validate"):
-            status = self._validate(info)
-        terminated = status.done or parsed.is_final
-        self._over = terminated
-        info.update(success=bool(status.done and status.reward > 0), message=status.message, timings=timings)
-        return observation, float(status.reward), terminated, False, info
-
-    def render(self) -> np.ndarray | None:
-        if self.render_mode != "rgb_array" or self._screenshot is None:
-            return None
-        return self._screenshot.copy()
-
-    def close(self) -> None:
-        try:
-            self._end_episode()
-        finally:  # whatever the task's teardown did, nothing of this environment may outlive close()
-            self._close_clients()
-            if self._server is not None:
-                self._server.stop()
-                self._display = None
-            end_processes(marker=self.marker)
-            shutil.rmtree(self._root, ignore_errors=True)
-            self._screenshot = None
-        super().close()
-
-    def processes(self) -> list[int]:
-        """Every live process this environment started (server, window manager, programs, their daemons)."""
-        return marked_processes(self.marker)
 
     # -- the phases of a step ----------------------------------------------------------------------
 
@@ -661,7 +583,27 @@ class DesktopEnv(gym.Env[dict[str, Any], str]):
             pointer.move(round(x0 + (x1 - x0) * i / steps), round(y0 + (y1 - y0) * i / steps))
         pointer.release(1)
 
-    def _settle(self) -> bytes:
+    def _act(self, action: ComputerAction, prepared: Any, timings: dict[str, float], info: dict[str, Any]) -> Step:
+        """An input that fails on a display that still answers is the model's error, not the episode's end."""
+        try:
+            with timed(timings, "action"):
+                self._perform(action, prepared)
+            with timed(timings, "settle"):
+                self._settle(action)
+        except EnvError as error:
+            if not self._display_alive():
+                return self._broken(error, timings, info)
+            info["action_error"] = str(error)  # the display is fine; the model may try something else
+            self._settle(action)
+        with timed(timings, "observe"):
+            observation = self._observe()
+        if action.action == "answer":
+            self.desktop.answer = action.text
+        with timed(timings, "validate"):
+            status = self._validate(action, info)
+        return self._finish_step(observation, action, status, timings, info)
+
+    def _settle(self, action: ComputerAction | None = None) -> None:
         """Grab the screen until it has not changed for ``settle_quiet_s`` (or the timeout passes)."""
         assert self._screen is not None
         poll_s = 0.02
@@ -676,46 +618,20 @@ class DesktopEnv(gym.Env[dict[str, Any], str]):
                 frame, stable_since = latest, now
             elif now - stable_since >= self.settle_quiet_s:
                 break
-        return frame
+        self._frame = frame
 
-    def _observe(self, frame: bytes) -> dict[str, Any]:
+    def _observe(self) -> Observation:
         assert self._screen is not None
-        self._screenshot = self._screen.to_rgb(frame)
-        return {"screenshot": self._screenshot.copy(), "instruction": self._instruction}
+        return self._observation(self._screen.to_rgb(self._frame))
 
-    def _validate(self, info: dict[str, Any]) -> TaskStatus:
-        try:
-            status = self.task.validate(self.desktop)
-        except Exception as error:
-            # A check that cannot read the state (a program crashed mid-write): no success, no crash.
-            info["validate_error"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
-            return TaskStatus(0.0, False, "validation failed")
-        return TaskStatus(float(status.reward), bool(status.done), str(status.message))
+    def _check(self, action: ComputerAction, info: dict[str, Any]) -> TaskStatus:
+        return self.task.validate(self.desktop)
 
     # -- failures ----------------------------------------------------------------------------------
 
-    def _current_observation(self) -> dict[str, Any]:
-        assert self._screenshot is not None
-        return {"screenshot": self._screenshot.copy(), "instruction": self._instruction}
-
-    def _rejected(self, message: str) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
-        """An action that was never carried out: the screen is untouched, nothing was timed."""
-        info = {
-            "task": self.task.name,
-            "action_error": message,
-            "success": False,
-            "timings": dict.fromkeys(PHASES, 0.0),
-        }
-        return self._current_observation(), 0.0, False, False, info
-
-    def _broken(
-        self, error: EnvError, timings: dict[str, float], info: dict[str, Any]
-    ) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
-        """The display went away mid-step: the episode cannot go on, so it is truncated."""
-        self._over = True
+    def _broken(self, error: BaseException, timings: dict[str, float], info: dict[str, Any]) -> Step:
         message = f"the X display is gone (killed or crashed): {error}; reset() to start again"
-        info.update(action_error=message, success=False, timings=timings)
-        return self._current_observation(), 0.0, False, True, info
+        return self._truncated(message, timings, info)
 
     def _end_episode(self) -> None:
         if self._desktop is None:
