@@ -1,4 +1,4 @@
-"""The ``pixelpilot`` command: run an agent, list environments, view reports, build the tiny checkpoint."""
+"""The ``pixelpilot`` command: run an agent, list environments, view reports, build the tiny checkpoint, train."""
 
 from __future__ import annotations
 
@@ -86,6 +86,20 @@ def _cmd_view(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sft(args: argparse.Namespace) -> int:
+    from pixelpilot.rl.sft import run_sft
+
+    console.print(f"last checkpoint: [bold]{run_sft(args.config)}[/]")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from pixelpilot.rl.trainer import run_train
+
+    console.print(f"last checkpoint: [bold]{run_train(args.config)}[/]")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pixelpilot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -113,6 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument("--moe", action="store_true", help="the mixture-of-experts variant")
     tiny.add_argument("--seed", type=int, default=0)
     tiny.set_defaults(func=_cmd_tiny_checkpoint)
+
+    sft = sub.add_parser("sft", help="cold-start SFT from a YAML config (resumes from its last checkpoint)")
+    sft.add_argument("config")
+    sft.set_defaults(func=_cmd_sft)
+
+    train = sub.add_parser("train", help="RL (SAPO/GRPO) from a YAML config (resumes; torchrun for several processes)")
+    train.add_argument("config")
+    train.set_defaults(func=_cmd_train)
     return parser
 
 

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import gymnasium as gym
 
-from pixelpilot.envs import desktop_tasks, miniwob
+from pixelpilot.envs import desktop_tasks, miniwob, synthetic
 from pixelpilot.envs.android import register_android_envs
 
 
@@ -58,6 +58,7 @@ def register_envs() -> None:
             nondeterministic=task in miniwob.ANIMATED_TASKS,
             has_oracle=functools.partial(miniwob.has_oracle, task),
         )
+    synthetic.register_synthetic_envs()
     desktop_tasks.register_desktop_envs()
     register_android_envs()
 

@@ -1,0 +1,220 @@
+"""Tokens per second of pixelpilot's RL step beside TRL's ``GRPOTrainer``, same model, batch and group size.
+
+Both train the same tiny Qwen3-VL (built fresh, random weights) on the same single-turn task,
+``synthetic-click-button`` with two buttons, with the same prompts (pixelpilot's system turn with
+the ``computer_use`` schema, the instruction and the screenshot), the same sampling (T = 1, no
+top-k/top-p, 40 new tokens), the same reward (the environment's verdict on the completion), the
+same loss (SAPO, τ+ = 1, τ- = 1.05, no KL) and the same batch: Q queries x G samples, one
+optimizer step per batch. Generation is transformers' ``generate`` on both sides.
+
+Throughput is (prompt + completion tokens of the step's episodes) / the step's wall time, the
+first step (warm-up) left out. TRL's count is its ``num_input_tokens_seen``. Both run in this
+process one after the other, each with ``torch.set_num_threads(--threads)``.
+
+Run: ``python bench/trainer.py --steps 4 --queries 4 --group 8``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+from rich.table import Table
+
+import pixelpilot  # noqa: F401  (registers the environment ids)
+from pixelpilot.envs.synthetic import ClickButtonEnv
+from pixelpilot.model import build_tiny_checkpoint
+from pixelpilot.rl.config import RLConfig
+from pixelpilot.rl.trainer import RLTrainer
+
+TASK = {"env_id": "pixelpilot/synthetic-click-button-v0", "env_kwargs": {"buttons": 2}}
+ROLE = "You are a GUI agent."
+MAX_NEW_TOKENS = 40
+
+
+def pixelpilot_run(
+    checkpoint: Path, out: Path, steps: int, queries: int, group: int, lr: float
+) -> list[dict]:
+    config = RLConfig.model_validate(
+        {
+            "model": {"path": str(checkpoint)},
+            "output_dir": str(out),
+            "steps": steps,
+            "agent": {"max_steps": 1, "role_prompt": ROLE},
+            "tasks": [{**TASK, "num_seeds": 1000}],
+            "rollout": {
+                "group_size": group,
+                "queries_per_step": queries,
+                "sampling": {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "max_new_tokens": MAX_NEW_TOKENS},
+            },
+            "filter": None,  # TRL keeps every group too
+            "optim": {"lr": lr, "micro_batch_size": queries * group},
+            "logging": {"progress": False, "plot": False},
+        }
+    )
+    trainer = RLTrainer(config)
+    results = []
+    try:
+        for step in range(1, steps + 1):
+            started = time.perf_counter()
+            metrics = trainer.train_step(step)
+            seconds = time.perf_counter() - started
+            results.append(
+                {"seconds": seconds, "tokens": metrics["rollout_tokens"], "reward": metrics["reward_mean"]}
+            )
+    finally:
+        trainer.close()
+    return results
+
+
+def trl_prompts(count: int, checkpoint: Path) -> Any:
+    """The same first prompts the pixelpilot agent builds, as a TRL conversational dataset with images."""
+    from datasets import Dataset
+
+    from pixelpilot.agent import Agent
+    from pixelpilot.model.hf import HFModel
+
+    agent = Agent(HFModel(str(checkpoint)), max_steps=1, role_prompt=ROLE)
+    rows: dict[str, list] = {"prompt": [], "images": [], "seed": []}
+    for seed in range(count):
+        episode = agent.episode(ClickButtonEnv(buttons=2))
+        episode.reset(seed=seed)
+        messages, images = [], []
+        for message in episode.messages():
+            content = []
+            for part in message["content"]:
+                if part["type"] == "image":
+                    images.append(part["image"])
+                    content.append({"type": "image", "text": None})
+                else:
+                    content.append({"type": "text", "text": part["text"]})
+            messages.append({"role": message["role"], "content": content})
+        rows["prompt"].append(messages)
+        rows["images"].append(images)
+        rows["seed"].append(seed)
+    return Dataset.from_dict(rows)
+
+
+def click_reward(completions: list, seed: list[int], **_: Any) -> list[float]:
+    """The environment's verdict on each completion, as pixelpilot's task reward gives it."""
+    env = ClickButtonEnv(buttons=2)
+    rewards = []
+    for completion, episode_seed in zip(completions, seed, strict=True):
+        text = completion[-1]["content"] if isinstance(completion, list) else completion
+        env.reset(seed=episode_seed)
+        _, reward, _, _, _ = env.step(text)
+        rewards.append(float(reward))
+    return rewards
+
+
+def trl_run(checkpoint: Path, out: Path, steps: int, queries: int, group: int, lr: float) -> list[dict]:
+    from transformers import AutoModelForImageTextToText, AutoProcessor, TrainerCallback
+    from trl import GRPOConfig, GRPOTrainer
+
+    class Clock(TrainerCallback):
+        def __init__(self) -> None:
+            self.started = 0.0
+            self.steps: list[dict] = []
+            self.seen = 0
+
+        def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.started = time.perf_counter()
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            tokens = state.num_input_tokens_seen - self.seen
+            self.seen = state.num_input_tokens_seen
+            self.steps.append({"seconds": time.perf_counter() - self.started, "tokens": tokens})
+
+    config = GRPOConfig(
+        output_dir=str(out),
+        max_steps=steps,
+        per_device_train_batch_size=queries * group,
+        num_generations=group,
+        gradient_accumulation_steps=1,
+        max_completion_length=MAX_NEW_TOKENS,
+        temperature=1.0,
+        top_p=1.0,
+        top_k=0,
+        loss_type="sapo",
+        sapo_temperature_pos=1.0,
+        sapo_temperature_neg=1.05,
+        beta=0.0,
+        learning_rate=lr,
+        lr_scheduler_type="constant",
+        warmup_steps=0,
+        max_grad_norm=1.0,
+        use_cpu=True,
+        bf16=False,
+        report_to=[],
+        save_strategy="no",
+        logging_steps=1,
+        disable_tqdm=True,
+        seed=0,
+    )
+    model = AutoModelForImageTextToText.from_pretrained(str(checkpoint), dtype=torch.float32)
+    clock = Clock()
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=click_reward,
+        args=config,
+        train_dataset=trl_prompts(1000, checkpoint),
+        processing_class=AutoProcessor.from_pretrained(str(checkpoint)),
+        callbacks=[clock],
+    )
+    trainer.train()
+    rewards = [log["reward"] for log in trainer.state.log_history if "reward" in log]
+    return [{**step, "reward": reward} for step, reward in zip(clock.steps, rewards, strict=False)]
+
+
+def summarise(steps: list[dict]) -> dict[str, float]:
+    timed = steps[1:] or steps
+    return {
+        "tokens_per_s": sum(s["tokens"] for s in timed) / sum(s["seconds"] for s in timed),
+        "median_step_s": statistics.median(s["seconds"] for s in timed),
+        "tokens_per_step": statistics.mean(s["tokens"] for s in timed),
+        "mean_reward": statistics.mean(s["reward"] for s in steps),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--queries", type=int, default=4)
+    parser.add_argument("--group", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        checkpoint = build_tiny_checkpoint(root / "tiny")
+        shape = (args.steps, args.queries, args.group, args.lr)
+        results["pixelpilot"] = summarise(pixelpilot_run(checkpoint, root / "pixelpilot", *shape))
+        results["trl"] = summarise(trl_run(checkpoint, root / "trl", *shape))
+    table = Table(title=f"RL step, tiny Qwen3-VL, {args.queries} queries x {args.group} samples, CPU")
+    for column in ("trainer", "tokens/s", "median step (s)", "tokens/step", "mean reward"):
+        table.add_column(column, justify="right")
+    for name, summary in results.items():
+        table.add_row(
+            name,
+            f"{summary['tokens_per_s']:.0f}",
+            f"{summary['median_step_s']:.2f}",
+            f"{summary['tokens_per_step']:.0f}",
+            f"{summary['mean_reward']:.3f}",
+        )
+    Console().print(table)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

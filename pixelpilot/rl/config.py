@@ -1,0 +1,270 @@
+"""Training configurations: pydantic models read from YAML, so that a run is one file.
+
+Every section has working defaults; a config names at least the model, an output directory and
+its data (task families for RL, demonstrations for SFT). Unknown keys are errors, so a typo in a
+YAML file stops the run before it starts instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from pixelpilot.model.base import SamplingParams
+from pixelpilot.rl.advantages import AdvantageConfig
+from pixelpilot.rl.filtering import FilterConfig
+from pixelpilot.rl.losses import Aggregation, PolicyLossConfig
+from pixelpilot.rl.rewards.hybrid import ComponentSpec, HybridRewardConfig
+from pixelpilot.rl.rollout import Query
+from pixelpilot.rl.sequences import SequenceMode
+
+TINY_PREFIX = "tiny:"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelConfig(_Section):
+    """The checkpoint to train: a directory or hub id.
+
+    ``tiny:DIR`` builds pixelpilot's tiny Qwen3-VL in DIR first when it is not there yet.
+    """
+
+    path: str
+    device: str = "auto"
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+    """Compute dtype: ``auto`` is bfloat16 autocast on GPU over float32 weights, float32 on CPU."""
+    gradient_checkpointing: bool = False
+    attn_implementation: str | None = None
+
+    def resolve(self) -> str:
+        """The loadable path, building the tiny checkpoint first when the path asks for one."""
+        if not self.path.startswith(TINY_PREFIX):
+            return self.path
+        directory = Path(self.path[len(TINY_PREFIX) :])
+        if not (directory / "config.json").exists():
+            from pixelpilot.model.tiny import build_tiny_checkpoint
+
+            build_tiny_checkpoint(directory)
+        return str(directory)
+
+
+class TaskSource(_Section):
+    """A family of queries: an environment id over a range of seeds, or image questions (JSON lines).
+
+    A questions file holds one ``{"image": path, "question": ..., "answer": ..., "region": [x1, y1, x2, y2]}``
+    per line (``region`` optional); relative image paths are read from the file's directory.
+    """
+
+    name: str | None = None
+    env_id: str | None = None
+    env_kwargs: dict[str, Any] = Field(default_factory=dict)
+    seed_start: int = 0
+    num_seeds: int = Field(100, ge=1)
+    questions: str | None = None
+    weight: float = Field(1.0, ge=0.0)
+    """Share of each batch drawn from this family (normalised over the families)."""
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> TaskSource:
+        if (self.env_id is None) == (self.questions is None):
+            raise ValueError("a task source names either env_id or questions")
+        return self
+
+    @property
+    def family(self) -> str:
+        return self.name or self.env_id or Path(self.questions or "questions").stem
+
+    def queries(self) -> list[Query]:
+        if self.env_id is not None:
+            return [
+                Query(env_id=self.env_id, seed=seed, env_kwargs=self.env_kwargs, family=self.family)
+                for seed in range(self.seed_start, self.seed_start + self.num_seeds)
+            ]
+        path = Path(self.questions or "")
+        queries = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            item = json.loads(line)
+            image = Path(item["image"])
+            queries.append(
+                Query(
+                    image=str(image if image.is_absolute() else path.parent / image),
+                    question=item["question"],
+                    answer=str(item["answer"]),
+                    region=tuple(item["region"]) if item.get("region") else None,
+                    family=self.family,
+                )
+            )
+        return queries
+
+
+class AgentConfig(_Section):
+    """The agent the policy plays: its budget, its screenshots and its extra tools."""
+
+    max_steps: int = Field(5, ge=1)
+    history_images: int = Field(3, ge=1)
+    max_failures: int = Field(3, ge=1)
+    max_repeats: int = Field(2, ge=1)
+    tools: list[Literal["image_zoom_in_tool"]] = Field(default_factory=list)
+    role_prompt: str | None = None
+
+
+def _training_sampling() -> SamplingParams:
+    """Plain sampling at T = 1: the trained distribution itself, log-probs that a forward pass reproduces."""
+    return SamplingParams(temperature=1.0, top_p=1.0, top_k=0, presence_penalty=0.0, max_new_tokens=256)
+
+
+class OptimConfig(_Section):
+    """AdamW with warmup and an optional decay."""
+
+    lr: float = Field(1e-6, gt=0.0)
+    weight_decay: float = Field(0.0, ge=0.0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    max_grad_norm: float | None = Field(1.0, gt=0.0)
+    warmup_steps: int = Field(0, ge=0)
+    schedule: Literal["constant", "linear", "cosine"] = "constant"
+    micro_batch_size: int = Field(8, ge=1)
+    """Sequences per forward/backward pass; gradients accumulate to the whole step's batch."""
+
+
+class CheckpointConfig(_Section):
+    every: int = Field(50, ge=0, description="steps between checkpoints; 0 saves only the last")
+    keep: int = Field(2, ge=1)
+    resume: bool = True
+    """Continue from the newest checkpoint in the output directory when there is one."""
+
+
+class LoggingConfig(_Section):
+    tensorboard: bool = False
+    plot: bool = True
+    progress: bool = True
+
+
+class DistributedConfig(_Section):
+    """``auto``: FSDP on GPUs, DDP on CPU (gloo) when launched by torchrun, nothing in a single process."""
+
+    strategy: Literal["auto", "none", "ddp", "fsdp"] = "auto"
+    timeout_s: int = Field(1800, ge=1)
+
+
+class EvalConfig(_Section):
+    """Success on held-out seeds, one sampled episode each, every ``every`` steps (0: first and last only)."""
+
+    tasks: list[TaskSource] = Field(default_factory=list)
+    every: int = Field(0, ge=0)
+    sampling: SamplingParams = Field(default_factory=_training_sampling)
+    seed: int = 12345
+
+
+class _Run(_Section):
+    model: ModelConfig
+    output_dir: str
+    seed: int = 0
+    steps: int = Field(ge=1)
+    agent: AgentConfig = Field(default_factory=AgentConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    distributed: DistributedConfig = Field(default_factory=DistributedConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+
+
+class DemoSource(_Section):
+    """Demonstrations: a task family solved by its oracle, or saved trajectories (directories or globs)."""
+
+    oracle: TaskSource | None = None
+    trajectories: list[str] = Field(default_factory=list)
+    success_only: bool = True
+    weight: float = Field(1.0, ge=0.0)
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> DemoSource:
+        if (self.oracle is None) == (not self.trajectories):
+            raise ValueError("a demo source is either an oracle task source or a list of trajectories")
+        return self
+
+    @property
+    def family(self) -> str:
+        return self.name or (self.oracle.family if self.oracle is not None else "trajectories")
+
+    def trajectory_dirs(self) -> list[Path]:
+        found: list[Path] = []
+        for pattern in self.trajectories:
+            matches = sorted(Path().glob(pattern)) if any(c in pattern for c in "*?[") else [Path(pattern)]
+            found.extend(match for match in matches if (match / "trajectory.json").exists())
+        return found
+
+
+class SFTConfig(_Run):
+    """Cold-start SFT: cross-entropy on the demonstrations' answer tokens only."""
+
+    demos: list[DemoSource] = Field(min_length=1)
+    batch_size: int = Field(16, ge=1, description="sequences per optimizer step, over all processes")
+    sequence_mode: SequenceMode = "auto"
+    aggregation: Aggregation = "token-mean"
+    """``seq-sqrt-norm`` is the report's square-root-normalised per-token loss."""
+    optim: OptimConfig = Field(default_factory=lambda: OptimConfig(lr=1e-5))
+
+
+class RolloutConfig(_Section):
+    group_size: int = Field(8, ge=1)
+    queries_per_step: int = Field(4, ge=1)
+    """Queries drawn per step over all processes; each is played ``group_size`` times."""
+    sampling: SamplingParams = Field(default_factory=_training_sampling)
+    engine: Literal["hf", "vllm"] = "hf"
+    engine_kwargs: dict[str, Any] = Field(default_factory=dict)
+    sequence_mode: SequenceMode = "auto"
+    per_query_seed: bool = False
+    """Sample each query's group in its own generate call, seeded by the query's place in the global batch:
+    the episodes then do not depend on how the batch is split over processes (smaller generate batches)."""
+
+
+def _task_reward() -> HybridRewardConfig:
+    return HybridRewardConfig(components=[ComponentSpec(kind="task")])
+
+
+class RLConfig(_Run):
+    """Tool-integrated multi-turn RL: rollouts, hybrid reward, query filtering, group advantages, SAPO."""
+
+    tasks: list[TaskSource] = Field(min_length=1)
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig)
+    reward: HybridRewardConfig = Field(default_factory=_task_reward)
+    judge: str | None = None
+    """Model spec (``load_model``) serving the reward's judge components."""
+    filter: FilterConfig | None = Field(default_factory=FilterConfig)
+    """Query filtering on binary success; null keeps every query."""
+    advantage: AdvantageConfig = Field(default_factory=AdvantageConfig)
+    loss: PolicyLossConfig = Field(default_factory=PolicyLossConfig)
+    old_logprobs: Literal["rollout", "recompute"] = "rollout"
+    """``rollout`` reuses the sampler's log-probs as π_old; ``recompute`` scores the batch with the trainer
+    first (needed when another engine sampled; TIS then corrects for the engines' mismatch)."""
+    minibatches: int = Field(1, ge=1)
+    """Optimizer steps per rollout batch; with more than one, the later ones are off-policy."""
+
+    @model_validator(mode="after")
+    def _engine_logprobs(self) -> RLConfig:
+        if self.rollout.engine != "hf" and self.old_logprobs != "recompute":
+            raise ValueError("when another engine samples, set old_logprobs: recompute (TIS needs both)")
+        if self.rollout.sampling.temperature == 0.0:
+            raise ValueError("RL needs sampled rollouts: set rollout.sampling.temperature > 0")
+        return self
+
+
+Config = TypeVar("Config", bound=_Run)
+
+
+def load_config(path: str | Path, kind: type[Config]) -> Config:
+    """Read a YAML file into a config; errors name the offending key."""
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} does not hold a YAML mapping")
+    return kind.model_validate(data)

@@ -1,0 +1,122 @@
+"""Demonstrations for cold-start SFT: task oracles, or saved trajectories replayed.
+
+A demonstration is recorded through the agent's own ``Episode``: the oracle's tool-call texts
+stand in for the model's answers, so the prompts, tool responses and screenshots of the training
+data are exactly those the agent will meet, and SFT and RL share one record type
+(``EpisodeRecord``) and one sequence builder. The answer ids are the tokenizer's own encoding of
+the text, closed by ``<|im_end|>`` as a model closes its turn.
+
+A saved trajectory holds the model's texts but not every tool response (zoom crops are not
+saved), so it is replayed: its environment is reset with its seed and its texts are fed back one
+by one. A replay that does not end as the original did (a nondeterministic page) is skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from pixelpilot.agent import Episode, Trajectory
+from pixelpilot.model.base import Generation
+from pixelpilot.rl.rollout import EnvPool, EpisodeRecord, Query, TurnRecord
+from pixelpilot.rl.sequences import encode_prompt, end_token_id
+
+log = logging.getLogger(__name__)
+
+EpisodeFactory = Callable[[gym.Env], Episode]
+"""Makes the agent's episode on an environment (``Agent.episode``)."""
+
+
+def oracle_texts(env: gym.Env) -> Iterator[str]:
+    """The oracle of the task the env was just reset to: its own ``oracle()``, or its web task's."""
+    unwrapped = env.unwrapped
+    oracle = getattr(unwrapped, "oracle", None)
+    if callable(oracle):
+        return oracle()
+    task = getattr(unwrapped, "task", None)
+    if task is not None and callable(getattr(task, "oracle", None)):
+        return task.oracle(unwrapped)
+    spec = getattr(env, "spec", None)
+    raise ValueError(f"environment {spec.id if spec else type(unwrapped).__name__} has no oracle")
+
+
+def record_texts(
+    query: Query,
+    env: gym.Env,
+    new_episode: EpisodeFactory,
+    processor: Any,
+    texts: Iterable[str],
+    group: str,
+) -> EpisodeRecord:
+    """Feed texts to a fresh episode as the model's turns, recording each turn's prompt and answer ids.
+
+    The episode ends early when the texts end it (a final action, the environment's verdict).
+    """
+    end = end_token_id(processor.tokenizer)
+    episode = new_episode(env)
+    episode.reset(seed=query.seed)
+    record = EpisodeRecord(query=query, group=group, trajectory=episode.trajectory)
+    for text in texts:
+        if episode.done:
+            break
+        prompt_ids, images = encode_prompt(processor, episode.messages())
+        token_ids = [*processor.tokenizer.encode(text, add_special_tokens=False), end]
+        record.turns.append(TurnRecord(prompt_ids=prompt_ids, images=images, token_ids=token_ids))
+        episode.advance(Generation(text=text, token_ids=token_ids, logprobs=[], prompt_token_ids=prompt_ids))
+    if not episode.done:
+        episode.stop("max_steps", error="the demonstration ended before the episode did")
+    record.trajectory = episode.trajectory
+    return record
+
+
+def oracle_demonstrations(
+    queries: Iterable[Query], new_episode: EpisodeFactory, processor: Any, envs: EnvPool
+) -> list[EpisodeRecord]:
+    """One demonstration per query from its task's oracle; oracles that fail are logged and skipped."""
+    records = []
+    for query in queries:
+        env = envs.acquire(query)
+        try:
+            record = record_texts(query, env, new_episode, processor, oracle_texts(env), f"demo:{query.key}")
+        finally:
+            envs.release(query, env)
+        if record.success:
+            records.append(record)
+        else:
+            log.warning("the oracle did not solve %s (%s); skipped", query.key, record.trajectory.end_reason)
+    return records
+
+
+def trajectory_demonstrations(
+    directories: Iterable[str | Path],
+    new_episode: EpisodeFactory,
+    processor: Any,
+    envs: EnvPool,
+    *,
+    success_only: bool = True,
+) -> list[EpisodeRecord]:
+    """Saved trajectories (``Trajectory.save`` directories) replayed into demonstrations."""
+    records = []
+    for directory in directories:
+        saved = Trajectory.load(directory)
+        if success_only and not saved.success:
+            continue
+        if saved.env_id is None or saved.seed is None:
+            log.warning("trajectory %s names no environment id or seed; skipped", directory)
+            continue
+        query = Query(env_id=saved.env_id, seed=saved.seed)
+        env = envs.acquire(query)
+        try:
+            texts = [step.text for step in saved.steps]
+            record = record_texts(query, env, new_episode, processor, texts, f"trajectory:{directory}")
+        finally:
+            envs.release(query, env)
+        if record.success != saved.success or len(record.turns) != len(saved.steps):
+            log.warning("replaying %s did not end as recorded; skipped", directory)
+            continue
+        records.append(record)
+    return records

@@ -1,0 +1,87 @@
+"""Cold-start SFT: the agent's demonstrations (oracles, saved trajectories), loss on the answer tokens only.
+
+Demonstrations are recorded through the agent's own episodes (see ``demos``), turned into the same
+training sequences as RL rollouts, and drawn in batches by the same resumable mixed-family
+sampler, so a killed SFT run resumes on the very batch it would have trained next. The loss is
+``sft_loss``: token-mean by default, or the report's square-root normalisation per sample.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pixelpilot.rl.config import DemoSource, SFTConfig, load_config
+from pixelpilot.rl.demos import oracle_demonstrations, trajectory_demonstrations
+from pixelpilot.rl.dist import shard
+from pixelpilot.rl.losses import sft_loss
+from pixelpilot.rl.policy import Batch
+from pixelpilot.rl.rollout import EpisodeRecord
+from pixelpilot.rl.sequences import TrainingSequence, episode_sequences
+from pixelpilot.rl.trainer import Trainer, chunks, family_sampler, loss_denominator
+
+
+class SFTTrainer(Trainer[SFTConfig]):
+    """Supervised fine-tuning on demonstrations."""
+
+    kind = "sft"
+
+    def __init__(self, config: SFTConfig) -> None:
+        super().__init__(config)
+        families: dict[str, tuple[list[TrainingSequence], float]] = {}
+        for source in config.demos:
+            if source.family in families:
+                raise ValueError(f"two demo sources are named {source.family!r}; give them distinct names")
+            records = self.demonstrations(source)
+            sequences = [
+                sequence
+                for index, record in enumerate(records)
+                for sequence in episode_sequences(record, config.sequence_mode, self.end_token, index)
+            ]
+            if not sequences:
+                raise ValueError(f"demo source {source.family!r} produced no demonstrations")
+            families[source.family] = (sequences, source.weight)
+        self.sampler = family_sampler(families, config.batch_size, config.seed)
+
+    def demonstrations(self, source: DemoSource) -> list[EpisodeRecord]:
+        """A source's demonstrations, recorded through the agent's episodes (on every rank: deterministic)."""
+        agent = self.agent(self.config.agent, self.config.eval.sampling)
+        if source.oracle is not None:
+            return oracle_demonstrations(source.oracle.queries(), agent.episode, self.processor, self.envs)
+        return trajectory_demonstrations(
+            source.trajectory_dirs(),
+            agent.episode,
+            self.processor,
+            self.envs,
+            success_only=source.success_only,
+        )
+
+    def data_state(self) -> dict[str, Any]:
+        return {"sampler": self.sampler.state_dict()}
+
+    def load_data_state(self, state: dict[str, Any]) -> None:
+        self.sampler.load_state_dict(state["sampler"])
+
+    def train_step(self, step: int) -> dict[str, float]:
+        batch = [draw.item for draw in self.sampler.next_batch()]
+        aggregation = self.config.aggregation
+        denominator = max(loss_denominator(batch, aggregation), 1e-9)
+        mine = [sequence for _, sequence in shard(batch, self.ctx)]
+
+        def loss_fn(
+            data: Batch, logprobs: torch.Tensor, entropy: torch.Tensor, index: int
+        ) -> tuple[torch.Tensor, dict[str, float]]:
+            if index < 0:
+                return logprobs.sum(), {}
+            return sft_loss(logprobs, data.loss_mask, aggregation, denominator), {}
+
+        metrics = self.update(chunks(mine, self.config.optim.micro_batch_size), loss_fn)
+        self.sync_engine()
+        return {**metrics, "sequences": float(len(batch))}
+
+
+def run_sft(config_path: str | Path) -> Path:
+    """``pixelpilot sft CONFIG``: run (or resume) cold-start SFT; returns its last checkpoint."""
+    return SFTTrainer(load_config(config_path, SFTConfig)).run()

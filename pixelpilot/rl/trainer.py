@@ -1,0 +1,604 @@
+"""The RL trainer, and the machinery it shares with SFT: setup, the accumulated update, checkpoints, metrics.
+
+One RL step: draw queries (mixed task families) → G multi-turn rollouts each → hybrid reward →
+drop queries whose binary pass rate says they teach nothing → group advantages → training
+sequences from the sampled ids → π_old (the sampler's log-probs, or recomputed) → ``policy_loss``
+(SAPO by default, GRPO's clip as the alternative, TIS when another engine sampled) → AdamW step
+→ weights to the generation engine.
+
+The engine is the transformers backend sharing the trained module, so a step's new weights are
+sampled from at once; under FSDP (sharded weights) or with vLLM it is a separate copy that gets
+the full weights after each step through ``load_weights``.
+
+Every process runs the same loop on its shard of the queries. Losses are normalised by counts
+summed over ranks and every rank runs the same number of forward/backward passes (padding with
+zero-weight passes), so N processes compute the single-process loss and gradient.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+import torch
+from PIL import Image
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from pixelpilot.agent import Agent
+from pixelpilot.agent.prompt import ROLE_PROMPT
+from pixelpilot.model.base import ChatModel, SamplingParams
+from pixelpilot.model.hf import HFModel
+from pixelpilot.rl.advantages import group_advantages
+from pixelpilot.rl.checkpoint import MODEL_DIR, latest_checkpoint, load_checkpoint, save_checkpoint
+from pixelpilot.rl.config import AgentConfig, RLConfig, TaskSource, load_config
+from pixelpilot.rl.dist import (
+    DistContext,
+    all_reduce,
+    barrier,
+    full_model_state,
+    init_distributed,
+    resolve_strategy,
+    shard,
+    shutdown,
+    unwrap,
+    wrap,
+)
+from pixelpilot.rl.filtering import MixedTaskConfig, MixedTaskSampler, filter_queries
+from pixelpilot.rl.losses import Aggregation, policy_loss
+from pixelpilot.rl.metrics import MetricsLogger, plot_curves
+from pixelpilot.rl.policy import Batch, TokenLogprobs, collate, scorable
+from pixelpilot.rl.rewards.base import RolloutRecord
+from pixelpilot.rl.rewards.hybrid import build_hybrid
+from pixelpilot.rl.rollout import EnvPool, EpisodeRecord, Query, collect_rollouts, evaluate, mix_seed
+from pixelpilot.rl.sequences import TrainingSequence, encode_prompt, end_token_id, episode_sequences
+from pixelpilot.tools import image_zoom_in_tool
+
+log = logging.getLogger(__name__)
+
+RunConfig = TypeVar("RunConfig", bound=Any)
+LossFn = Callable[[Batch, torch.Tensor, torch.Tensor, int], tuple[torch.Tensor, dict[str, float]]]
+"""``(batch, logprobs, entropy, micro-batch index) -> (loss, metrics)`` of one micro-batch."""
+
+
+def loss_denominator(sequences: list[TrainingSequence], mode: Aggregation) -> float:
+    """This batch's normaliser for ``aggregate``; summed over ranks it is the whole step's."""
+    counts = [s.generated for s in sequences]
+    if mode == "token-mean":
+        return float(sum(counts))
+    if mode == "seq-sqrt-norm":
+        return float(sum(math.sqrt(c) for c in counts))
+    return float(sum(1 for c in counts if c > 0))
+
+
+def chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def build_agent(model: ChatModel, config: AgentConfig, sampling: SamplingParams) -> Agent:
+    tools = [image_zoom_in_tool] if "image_zoom_in_tool" in config.tools else []
+    return Agent(
+        model,
+        max_steps=config.max_steps,
+        tools=tools,
+        history_images=config.history_images,
+        sampling=sampling,
+        max_failures=config.max_failures,
+        max_repeats=config.max_repeats,
+        role_prompt=config.role_prompt or ROLE_PROMPT,
+    )
+
+
+def family_sampler(
+    families: dict[str, tuple[list[Any], float]], batch_size: int, seed: int
+) -> MixedTaskSampler:
+    """A resumable sampler over named families with their weights."""
+    return MixedTaskSampler(
+        {name: items for name, (items, _) in families.items()},
+        MixedTaskConfig(
+            ratios={name: weight for name, (_, weight) in families.items()}, batch_size=batch_size, seed=seed
+        ),
+    )
+
+
+def task_families(tasks: list[TaskSource]) -> dict[str, tuple[list[Query], float]]:
+    families: dict[str, tuple[list[Query], float]] = {}
+    for source in tasks:
+        if source.family in families:
+            raise ValueError(f"two task sources are named {source.family!r}; give them distinct names")
+        families[source.family] = (source.queries(), source.weight)
+    return families
+
+
+def enable_checkpointing(model: Any) -> None:
+    """Recompute each decoder layer's activations in the backward pass (non-reentrant, so DDP/FSDP work)."""
+    modern = getattr(model, "activation_checkpointing_enable", None)  # transformers >= 5.2x renamed it
+    if modern is not None:
+        modern(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
+def _dummy_sequence(processor: Any) -> TrainingSequence:
+    """A one-image prompt whose last token counts as generated: the input of zero-weight padding passes."""
+    image = Image.new("RGB", (64, 64), (128, 128, 128))
+    conversation = [
+        {"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": "."}]}
+    ]
+    ids, images = encode_prompt(processor, conversation)
+    return TrainingSequence(
+        input_ids=ids, loss_mask=[0] * (len(ids) - 1) + [1], logprobs=[0.0] * len(ids), images=images
+    )
+
+
+class Trainer(Generic[RunConfig]):
+    """Setup and update shared by SFT and RL; subclasses define ``train_step`` and their data state."""
+
+    kind = "run"
+
+    def __init__(self, config: RunConfig, temperature: float = 1.0) -> None:
+        self.config = config
+        self.ctx: DistContext = init_distributed(config.model.device, config.distributed.timeout_s)
+        random.seed(config.seed)
+        np.random.seed(config.seed)
+        torch.manual_seed(config.seed)
+        self.output = Path(config.output_dir)
+        if self.ctx.is_main:
+            self.output.mkdir(parents=True, exist_ok=True)
+            config.model.resolve()  # builds a tiny checkpoint once, before the other ranks read it
+        barrier(self.ctx)
+        self.base_path = config.model.resolve()
+        self.resume_from = latest_checkpoint(self.output) if config.checkpoint.resume else None
+        path = str(self.resume_from / MODEL_DIR) if self.resume_from else self.base_path
+        self.strategy = resolve_strategy(config.distributed.strategy, self.ctx)
+        device = str(self.ctx.device)
+        self.hf = HFModel(
+            path, device=device, dtype=torch.float32, attn_implementation=config.model.attn_implementation
+        )
+        self.processor = self.hf.processor
+        self.tokenizer = self.hf.tokenizer
+        self.end_token = end_token_id(self.tokenizer)
+        model_config = self.hf.model.config
+        self.image_token = model_config.image_token_id
+        self.placeholders = [model_config.image_token_id, model_config.video_token_id]
+        if config.model.gradient_checkpointing:
+            enable_checkpointing(self.hf.model)
+        self.policy = TokenLogprobs(self.hf.model, temperature)
+        layers = list(self.hf.model.model.language_model.layers)
+        self.trained = wrap(self.policy, layers, self.strategy, self.ctx)
+        self.engine: ChatModel = self._engine(path)
+        optim = config.optim
+        self.optimizer = torch.optim.AdamW(
+            self.trained.parameters(),
+            lr=optim.lr,
+            betas=optim.betas,
+            eps=optim.eps,
+            weight_decay=optim.weight_decay,
+        )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
+        self.autocast_dtype = self._autocast_dtype()
+        self.metrics = MetricsLogger(
+            self.output, enabled=self.ctx.is_main, tensorboard=config.logging.tensorboard
+        )
+        self.envs = EnvPool()
+        self.step = 0
+        self._dummy = _dummy_sequence(self.processor)
+
+    # -- setup -------------------------------------------------------------------------------------
+
+    def _engine(self, path: str) -> ChatModel:
+        """The sampling engine: the trained module itself unless its weights are sharded."""
+        if self.strategy != "fsdp":
+            return self.hf
+        return HFModel(
+            path, device=str(self.ctx.device), attn_implementation=self.config.model.attn_implementation
+        )
+
+    def _autocast_dtype(self) -> torch.dtype | None:
+        dtype = self.config.model.dtype
+        if self.strategy == "fsdp" or dtype == "float32":
+            return None  # FSDP casts through its mixed-precision policy
+        if dtype == "bfloat16" or self.ctx.device.type == "cuda":
+            return torch.bfloat16
+        return None
+
+    def _lr_factor(self, step: int) -> float:
+        optim = self.config.optim
+        if optim.warmup_steps and step < optim.warmup_steps:
+            return (step + 1) / optim.warmup_steps
+        if optim.schedule == "constant":
+            return 1.0
+        progress = min(1.0, (step - optim.warmup_steps) / max(1, self.config.steps - optim.warmup_steps))
+        if optim.schedule == "linear":
+            return 1.0 - progress
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    def agent(self, config: AgentConfig, sampling: SamplingParams) -> Agent:
+        return build_agent(self.engine, config, sampling)
+
+    # -- the update --------------------------------------------------------------------------------
+
+    @contextmanager
+    def _autocast(self) -> Iterator[None]:
+        if self.autocast_dtype is None:
+            yield
+            return
+        with torch.autocast(device_type=self.ctx.device.type, dtype=self.autocast_dtype):
+            yield
+
+    def _batch(self, sequences: list[TrainingSequence]) -> Batch:
+        return collate(sequences, self.processor.image_processor, self.hf.pad_token_id, self.image_token).to(
+            self.ctx.device
+        )
+
+    def _padded(self, micro_batches: list[list[TrainingSequence]]) -> Iterator[tuple[int, bool, Batch]]:
+        """Every rank's micro-batches, padded with zero-weight dummies to the most any rank has."""
+        count = int(all_reduce({"n": float(len(micro_batches))}, self.ctx, op="max")["n"])
+        for index in range(count):
+            real = index < len(micro_batches)
+            yield index, real, self._batch(micro_batches[index] if real else [self._dummy])
+
+    @torch.no_grad()
+    def score(
+        self, micro_batches: list[list[TrainingSequence]], module: torch.nn.Module | None = None
+    ) -> list[torch.Tensor]:
+        """Log-probs of every micro-batch's tokens under the current (or given) weights, without gradient."""
+        module = module or self.trained
+        scored = []
+        for _index, real, batch in self._padded(micro_batches):
+            with self._autocast():
+                logprobs, _ = module(**batch.model_inputs)
+            if real:
+                scored.append(logprobs.float())
+        return scored
+
+    def update(self, micro_batches: list[list[TrainingSequence]], loss_fn: LossFn) -> dict[str, float]:
+        """Accumulate the gradients of all micro-batches (all ranks), clip, and take one optimizer step."""
+        self.trained.train()
+        sums: dict[str, float] = {}
+        peaks: dict[str, float] = {}
+        batches = list(self._padded(micro_batches))
+        for position, (index, real, batch) in enumerate(batches):
+            last = position == len(batches) - 1
+            with self._gradient_sync(last):
+                with self._autocast():
+                    logprobs, entropy = self.trained(**batch.model_inputs)
+                loss, metrics = loss_fn(batch, logprobs.float(), entropy, index if real else -1)
+                (loss * (self.ctx.world_size if real else 0.0)).backward()
+            if real:
+                tokens = float(batch.loss_mask.sum())
+                sums["loss"] = sums.get("loss", 0.0) + float(loss.detach())
+                sums["tokens"] = sums.get("tokens", 0.0) + tokens
+                sums["entropy_sum"] = sums.get("entropy_sum", 0.0) + float(entropy[batch.loss_mask].sum())
+                for key, value in metrics.items():
+                    if key.endswith("_max"):
+                        peaks[key] = max(peaks.get(key, value), value)
+                    elif key == "policy_loss":  # already normalised over the whole step, like the loss
+                        sums[key] = sums.get(key, 0.0) + value
+                    elif key != "tokens":
+                        sums[f"{key}_sum"] = sums.get(f"{key}_sum", 0.0) + value * tokens
+        norm = self._clip()
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.trained.eval()
+        totals = all_reduce(sums, self.ctx)
+        tokens = max(1.0, totals.pop("tokens", 0.0))
+        result = {"loss": totals.pop("loss", 0.0), "tokens_trained": tokens, "grad_norm": norm}
+        if "policy_loss" in totals:
+            result["policy_loss"] = totals.pop("policy_loss")
+        result.update({key[: -len("_sum")]: value / tokens for key, value in totals.items()})
+        result.update(all_reduce(peaks, self.ctx, op="max"))
+        result["lr"] = self.scheduler.get_last_lr()[0]
+        return result
+
+    def _gradient_sync(self, sync: bool) -> AbstractContextManager[Any]:
+        """Reduce gradients over ranks on a step's last micro-batch only (DDP's no_sync, FSDP2's flag)."""
+        if hasattr(self.trained, "set_requires_gradient_sync"):
+            self.trained.set_requires_gradient_sync(sync)
+            return nullcontext()
+        if sync or not hasattr(self.trained, "no_sync"):
+            return nullcontext()
+        return self.trained.no_sync()
+
+    def _clip(self) -> float:
+        limit = self.config.optim.max_grad_norm
+        norm = torch.nn.utils.clip_grad_norm_(
+            self.trained.parameters(), limit if limit is not None else float("inf")
+        )
+        full = getattr(norm, "full_tensor", None)
+        return float(full() if callable(full) else norm)
+
+    def sync_engine(self) -> None:
+        """Give the sampling engine the new weights, when it does not share them."""
+        if self.engine is self.hf:
+            return
+        state = full_model_state(self.trained, everywhere=True)
+        self.engine.load_weights({k.removeprefix("model."): v for k, v in state.items()})
+
+    # -- evaluation, checkpoints, the loop ---------------------------------------------------------
+
+    def evaluate(self) -> dict[str, float]:
+        """Success on the held-out eval tasks, one episode per query, summed over ranks."""
+        config = self.config.eval
+        if not config.tasks:
+            return {}
+        queries = [query for source in config.tasks for query in source.queries()]
+        mine = [query for _, query in shard(queries, self.ctx)]
+        agent = self.agent(self.config.agent, config.sampling)
+        seed = mix_seed(config.seed, self.ctx.rank)
+        result = evaluate(agent, mine, self.envs, sampling=config.sampling, sampling_seed=seed)
+        totals = all_reduce({"episodes": result.episodes, "successes": result.successes}, self.ctx)
+        return {
+            "eval_success_rate": totals["successes"] / max(1.0, totals["episodes"]),
+            "eval_episodes": totals["episodes"],
+        }
+
+    def data_state(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def load_data_state(self, state: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def train_step(self, step: int) -> dict[str, float]:
+        raise NotImplementedError
+
+    def save(self) -> Path:
+        path = save_checkpoint(
+            self.output,
+            self.step,
+            ctx=self.ctx,
+            policy=unwrap(self.trained),
+            hf_model=self.hf.model,
+            processor=self.processor,
+            optimizer=self.optimizer,
+            scheduler=self.scheduler,
+            trainer_state={"kind": self.kind, "data": self.data_state()},
+            keep=self.config.checkpoint.keep,
+        )
+        if self.ctx.is_main and self.config.logging.plot:
+            plot_curves(self.metrics.path)
+        return path
+
+    def resume(self) -> None:
+        if self.resume_from is None:
+            return
+        state = load_checkpoint(
+            self.resume_from,
+            ctx=self.ctx,
+            policy=unwrap(self.trained),
+            optimizer=self.optimizer,
+            scheduler=self.scheduler,
+        )
+        self.step = int(state["step"])
+        self.load_data_state(state["data"])
+        self.metrics.truncate_after(self.step)
+        log.info("resumed from %s at step %d", self.resume_from, self.step)
+
+    def run(self) -> Path:
+        """Train to ``config.steps``, checkpointing as configured; returns the last checkpoint."""
+        config = self.config
+        try:
+            self.resume()
+            self.trained.eval()
+            if self.step == 0 and config.eval.tasks:
+                self.metrics.log(0, self.evaluate())
+            last: Path | None = None
+            with self._progress() as progress:
+                task = progress.add_task(self.kind, total=config.steps, completed=self.step, status="")
+                while self.step < config.steps:
+                    self.step += 1
+                    metrics = self.train_step(self.step)
+                    every = config.eval.every
+                    if config.eval.tasks and (
+                        (every and self.step % every == 0) or self.step == config.steps
+                    ):
+                        metrics.update(self.evaluate())
+                    self.metrics.log(self.step, metrics)
+                    progress.update(task, advance=1, status=_status(metrics))
+                    due = config.checkpoint.every and self.step % config.checkpoint.every == 0
+                    if due or self.step == config.steps:
+                        last = self.save()
+            return last or latest_checkpoint(self.output) or self.save()
+        finally:
+            self.close()
+
+    def _progress(self) -> Progress:
+        return Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[status]}"),
+            disable=not (self.ctx.is_main and self.config.logging.progress),
+        )
+
+    def close(self) -> None:
+        self.envs.close()
+        self.metrics.close()
+        if self.engine is not self.hf:
+            self.engine.close()
+        shutdown()
+
+
+def _status(metrics: dict[str, float]) -> str:
+    keys = ("loss", "reward_mean", "success_rate", "eval_success_rate")
+    return "  ".join(
+        f"{key}={metrics[key]:.4g}" for key in keys if isinstance(metrics.get(key), (int, float))
+    )
+
+
+class RLTrainer(Trainer[RLConfig]):
+    """Tool-integrated multi-turn RL with SAPO (or GRPO) on the hybrid reward."""
+
+    kind = "rl"
+
+    def __init__(self, config: RLConfig) -> None:
+        super().__init__(config, temperature=config.rollout.sampling.temperature)
+        if config.rollout.engine == "vllm":
+            from pixelpilot.model import load_model
+
+            path = self.resume_from / MODEL_DIR if self.resume_from else self.base_path
+            self.engine = load_model(f"vllm:{path}", **config.rollout.engine_kwargs)
+        self.sampler = family_sampler(
+            task_families(config.tasks), config.rollout.queries_per_step, config.seed
+        )
+        judge = None
+        if config.judge:
+            from pixelpilot.model import load_model
+
+            judge = load_model(config.judge)
+        self.reward = build_hybrid(config.reward, judge)
+        self.reference = self._reference() if config.loss.kl_coef > 0 else None
+
+    def _reference(self) -> TokenLogprobs:
+        """The frozen starting policy, for the KL penalty (a full copy on every rank)."""
+        reference = HFModel(self.base_path, device=str(self.ctx.device), dtype=torch.float32)
+        reference.model.requires_grad_(False)
+        return TokenLogprobs(reference.model, self.config.rollout.sampling.temperature)
+
+    def data_state(self) -> dict[str, Any]:
+        return {"sampler": self.sampler.state_dict()}
+
+    def load_data_state(self, state: dict[str, Any]) -> None:
+        self.sampler.load_state_dict(state["sampler"])
+
+    def rollouts(self, step: int) -> list[EpisodeRecord]:
+        config = self.config.rollout
+        draws = self.sampler.next_batch()
+        mine = shard(draws, self.ctx)
+        queries = [draw.item for _, draw in mine]
+        groups = [f"{index}:{draw.item.key}" for index, draw in mine]
+        agent = self.agent(self.config.agent, config.sampling)
+        if config.per_query_seed:
+            seeds = [mix_seed(self.config.seed, step, index) for index, _ in mine]
+            return collect_rollouts(
+                agent, queries, config.group_size, self.envs, groups=groups, query_seeds=seeds
+            )
+        seed = mix_seed(self.config.seed, step, self.ctx.rank)
+        return collect_rollouts(
+            agent, queries, config.group_size, self.envs, groups=groups, sampling_seed=seed
+        )
+
+    def train_step(self, step: int) -> dict[str, float]:
+        config = self.config
+        started = time.perf_counter()
+        episodes = self.rollouts(step)
+        rolled = time.perf_counter()
+        records = [
+            RolloutRecord.from_trajectory(
+                e.trajectory, reference=e.query.answer, query_id=e.group, task=e.query.family
+            )
+            for e in episodes
+        ]
+        scores = self.reward.score_batch(records)
+        rewards = [score.score for score in scores]
+        outcomes: dict[str, list[bool]] = {}
+        for episode in episodes:
+            outcomes.setdefault(episode.group, []).append(episode.success)
+        kept_groups = set(filter_queries(outcomes, config.filter).kept) if config.filter else set(outcomes)
+        kept = [i for i, e in enumerate(episodes) if e.group in kept_groups]
+        advantages = group_advantages(
+            [rewards[i] for i in kept], [episodes[i].group for i in kept], config.advantage
+        )
+        sequences: list[TrainingSequence] = []
+        for advantage, index in zip(advantages.tolist(), kept, strict=True):
+            for sequence in episode_sequences(
+                episodes[index], config.rollout.sequence_mode, self.end_token, index
+            ):
+                sequence.advantage = advantage
+                sequences.append(sequence)
+        usable = [s for s in sequences if scorable(s, self.placeholders)]
+        update = self.learn(usable)
+        self.sync_engine()
+        finished = time.perf_counter()
+        tokens = sum(len(t.prompt_ids) + len(t.token_ids) for e in episodes for t in e.turns)
+        local = {
+            "episodes": len(episodes),
+            "queries": len(outcomes),
+            "kept_queries": len(kept_groups),
+            "kept_episodes": len(kept),
+            "sequences": len(usable),
+            "unscorable_sequences": len(sequences) - len(usable),
+            "reward_sum": sum(rewards),
+            "successes": sum(e.success for e in episodes),
+            "turns": sum(len(e.turns) for e in episodes),
+            "generated_tokens": sum(e.generated_tokens for e in episodes),
+            "rollout_tokens": tokens,
+        }
+        for name in self.reward.weights:
+            local[f"reward/{name}_sum"] = sum(score.parts.get(name, 0.0) for score in scores)
+        totals = all_reduce(local, self.ctx)
+        count = max(1.0, totals["episodes"])
+        metrics = {
+            **update,
+            "reward_mean": totals.pop("reward_sum") / count,
+            "success_rate": totals.pop("successes") / count,
+            "turns_mean": totals.pop("turns") / count,
+            "time_rollout": rolled - started,
+            "time_update": finished - rolled,
+            "tokens_per_s": totals["rollout_tokens"] / max(1e-9, finished - started),
+        }
+        for key in [k for k in totals if k.startswith("reward/")]:
+            metrics[key.removesuffix("_sum")] = totals.pop(key) / count
+        metrics.update(totals)
+        return metrics
+
+    def learn(self, sequences: list[TrainingSequence]) -> dict[str, float]:
+        """Split the step's sequences into minibatches (one optimizer step each) of micro-batches."""
+        config = self.config
+        present = all_reduce({"sequences": float(len(sequences))}, self.ctx)["sequences"]
+        if present == 0:
+            return {"skipped_update": 1.0}
+        size = math.ceil(len(sequences) / config.minibatches) if sequences else 1
+        minibatches = [chunks(part, config.optim.micro_batch_size) for part in chunks(sequences, size)]
+        minibatches += [[] for _ in range(config.minibatches - len(minibatches))]
+        recompute = config.old_logprobs == "recompute"
+        old = [self.score(parts) if recompute else None for parts in minibatches]
+        reference = [
+            self.score(parts, self.reference) if self.reference is not None else None for parts in minibatches
+        ]
+        results: dict[str, float] = {}
+        for number, parts in enumerate(minibatches):
+            flat = [s for part in parts for s in part]
+            denominator = all_reduce({"d": loss_denominator(flat, config.loss.aggregation)}, self.ctx)["d"]
+            loss_fn = self._loss_fn(old[number], reference[number], max(denominator, 1e-9))
+            metrics = self.update(parts, loss_fn)
+            for key, value in metrics.items():
+                results[key] = results.get(key, 0.0) + value / config.minibatches
+        return results
+
+    def _loss_fn(
+        self, old: list[torch.Tensor] | None, reference: list[torch.Tensor] | None, denominator: float
+    ) -> LossFn:
+        tis = self.config.rollout.engine != "hf"
+
+        def loss_fn(
+            batch: Batch, logprobs: torch.Tensor, entropy: torch.Tensor, index: int
+        ) -> tuple[torch.Tensor, dict[str, float]]:
+            if index < 0:  # a padding pass: any differentiable value of the right graph will do
+                return logprobs.sum(), {}
+            old_logprobs = old[index] if old is not None else batch.logprobs
+            return policy_loss(
+                logprobs,
+                old_logprobs,
+                batch.advantages,
+                batch.loss_mask,
+                self.config.loss,
+                ref_logprobs=reference[index] if reference is not None else None,
+                rollout_logprobs=batch.logprobs if tis else None,
+                denominator=denominator,
+            )
+
+        return loss_fn
+
+
+def run_train(config_path: str | Path) -> Path:
+    """``pixelpilot train CONFIG``: run (or resume) an RL run; returns its last checkpoint."""
+    return RLTrainer(load_config(config_path, RLConfig)).run()

@@ -1,0 +1,191 @@
+"""Cold-start SFT on the tiny Qwen3-VL: demonstrations, assistant-only masks, the trainer and its loss."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from pydantic import ValidationError
+
+import pixelpilot  # noqa: F401  (registers the environment ids)
+from pixelpilot.agent import Agent
+from pixelpilot.model import build_tiny_checkpoint, load_model
+from pixelpilot.model.hf import HFModel
+from pixelpilot.rl.config import SFTConfig, load_config
+from pixelpilot.rl.demos import oracle_demonstrations, trajectory_demonstrations
+from pixelpilot.rl.losses import sft_loss
+from pixelpilot.rl.metrics import read_metrics
+from pixelpilot.rl.policy import TokenLogprobs, collate
+from pixelpilot.rl.rollout import EnvPool, Query
+from pixelpilot.rl.sequences import end_token_id, episode_sequences
+from pixelpilot.rl.sft import SFTTrainer, run_sft
+from pixelpilot.tools import image_zoom_in_tool
+
+CLICK = "pixelpilot/synthetic-click-button-v0"
+ZOOM = "pixelpilot/synthetic-zoom-read-v0"
+ROLE = "You are a GUI agent."
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_cpu_thread() -> Iterator[None]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="module")
+def model(tiny: Path) -> Iterator[HFModel]:
+    backend = HFModel(str(tiny))
+    yield backend
+    backend.close()
+
+
+def write_config(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def sft_config(tiny: Path, out: Path, **overrides: object) -> dict:
+    config = {
+        "model": {"path": str(tiny)},
+        "output_dir": str(out),
+        "seed": 0,
+        "steps": 12,
+        "batch_size": 4,
+        "agent": {"max_steps": 1, "role_prompt": ROLE},
+        "demos": [{"oracle": {"env_id": CLICK, "num_seeds": 16}}],
+        "optim": {"lr": 0.01, "micro_batch_size": 2},
+        "checkpoint": {"every": 6},
+        "logging": {"progress": False},
+    }
+    config.update(overrides)
+    return config
+
+
+def test_demonstrations_train_only_the_assistant_tokens(model: HFModel) -> None:
+    agent = Agent(model, max_steps=3, tools=[image_zoom_in_tool], role_prompt=ROLE)
+    queries = [Query(env_id=CLICK, seed=0), Query(env_id=ZOOM, seed=1, env_kwargs={"size": (256, 256)})]
+    with EnvPool() as envs:
+        records = oracle_demonstrations(queries, agent.episode, model.processor, envs)
+    end = end_token_id(model.tokenizer)
+    for record in records:
+        (sequence,) = episode_sequences(record, "auto", end)
+        answer = [t for t, m in zip(sequence.input_ids, sequence.loss_mask, strict=True) if m]
+        context = [t for t, m in zip(sequence.input_ids, sequence.loss_mask, strict=True) if not m]
+        texts = [step.text for step in record.trajectory.steps]
+        assert model.tokenizer.decode(answer) == "".join(text + "<|im_end|>" for text in texts)
+        rendered = model.tokenizer.decode(context)
+        assert record.trajectory.instruction in rendered and "<tool_response>" not in texts[0]
+        assert rendered.count("<|im_start|>assistant") == len(texts)
+        assert not sequence.has_logprobs
+
+
+def test_saved_trajectories_replay_into_the_same_demonstrations(model: HFModel, tmp_path: Path) -> None:
+    agent = Agent(model, max_steps=3, tools=[image_zoom_in_tool], role_prompt=ROLE)
+    queries = [Query(env_id=ZOOM, seed=2, env_kwargs={}), Query(env_id=CLICK, seed=3)]
+    with EnvPool() as envs:
+        demos = oracle_demonstrations(queries, agent.episode, model.processor, envs)
+        for index, demo in enumerate(demos):
+            demo.trajectory.save(tmp_path / f"run{index}")
+        failed = demos[1].trajectory.model_copy(update={"success": False})
+        failed.save(tmp_path / "failed")
+        replayed = trajectory_demonstrations(
+            [tmp_path / "run0", tmp_path / "run1", tmp_path / "failed"], agent.episode, model.processor, envs
+        )
+    assert len(replayed) == 2
+    for demo, again in zip(demos, replayed, strict=True):
+        assert [t.prompt_ids for t in again.turns] == [t.prompt_ids for t in demo.turns]
+        assert [t.token_ids for t in again.turns] == [t.token_ids for t in demo.turns]
+
+
+def test_sft_lowers_the_loss_and_writes_a_loadable_checkpoint(tiny: Path, tmp_path: Path) -> None:
+    eval_tasks = {"tasks": [{"env_id": CLICK, "seed_start": 1000, "num_seeds": 4}]}
+    config = write_config(tmp_path / "sft.yaml", sft_config(tiny, tmp_path / "out", eval=eval_tasks))
+    final = run_sft(config)
+    assert final == tmp_path / "out" / "checkpoints" / "step-000012"
+    records = read_metrics(tmp_path / "out" / "metrics.jsonl")
+    losses = [r["loss"] for r in records if "loss" in r]
+    assert len(losses) == 12
+    assert sum(losses[-3:]) / 3 < 0.6 * sum(losses[:3]) / 3
+    assert {"eval_success_rate", "eval_episodes"} <= set(records[0]) and records[0]["step"] == 0
+    assert "eval_success_rate" in records[-1]
+    assert (tmp_path / "out" / "curves.png").stat().st_size > 0
+    assert sorted(p.name for p in (tmp_path / "out" / "checkpoints").iterdir()) == [
+        "step-000006",
+        "step-000012",
+    ]
+    state = json.loads((final / "trainer_state.json").read_text())
+    assert state["step"] == 12 and state["kind"] == "sft" and state["data"]["sampler"]["batches"] == 12
+    loaded = load_model(f"hf:{final / 'model'}")
+    trained = torch.load(final / "optimizer.pt", weights_only=False)["optimizer"]["state"]
+    assert trained and loaded.model.config.vision_config.depth == 2
+    original = HFModel(str(tiny)).model.state_dict()
+    changed = [k for k, v in loaded.model.state_dict().items() if not torch.equal(v, original[k])]
+    assert len(changed) > len(original) // 2
+
+
+def test_sqrt_normalised_loss_is_what_the_trainer_optimises(tiny: Path, tmp_path: Path) -> None:
+    data = sft_config(tiny, tmp_path / "out", steps=2, aggregation="seq-sqrt-norm", checkpoint={"every": 0})
+    data["demos"] = [
+        {"oracle": {"env_id": CLICK, "num_seeds": 4}},
+        {"oracle": {"env_id": ZOOM, "env_kwargs": {"size": [256, 256]}, "num_seeds": 4}, "weight": 1.0},
+    ]
+    data["agent"] = {"max_steps": 3, "tools": ["image_zoom_in_tool"], "role_prompt": ROLE}
+    config = SFTConfig.model_validate(data)
+    trainer = SFTTrainer(config)
+    try:
+        trainer.train_step(1)  # after one step, token losses are no longer all ln(vocabulary)
+        batch = [draw.item for draw in family_batch(trainer)]
+        lengths = {s.generated for s in batch}
+        assert len(lengths) > 1  # a click answer and a zoom episode: sqrt-norm weighs them differently
+        inputs = collate(
+            batch, trainer.processor.image_processor, trainer.hf.pad_token_id, trainer.image_token
+        )
+        with torch.no_grad():
+            logprobs, _ = TokenLogprobs(trainer.hf.model)(**inputs.model_inputs)
+        expected = float(sft_loss(logprobs, inputs.loss_mask, "seq-sqrt-norm"))
+        token_mean = float(sft_loss(logprobs, inputs.loss_mask, "token-mean"))
+        metrics = trainer.train_step(2)
+    finally:
+        trainer.close()
+    # The two aggregations differ on this batch, and the trainer's loss is the square-root one.
+    assert abs(metrics["loss"] - expected) < abs(token_mean - expected) / 20
+
+
+def family_batch(trainer: SFTTrainer) -> list:
+    """The batch the trainer's next step will draw, without moving its sampler."""
+    state = trainer.sampler.state_dict()
+    batch = trainer.sampler.next_batch()
+    trainer.sampler.load_state_dict(state)
+    return batch
+
+
+def test_configs_refuse_typos_and_half_sources(tiny: Path, tmp_path: Path) -> None:
+    good = sft_config(tiny, tmp_path / "out")
+    assert load_config(write_config(tmp_path / "ok.yaml", good), SFTConfig).steps == 12
+    with pytest.raises(ValidationError, match="lerning_rate"):
+        load_config(write_config(tmp_path / "typo.yaml", {**good, "optim": {"lerning_rate": 1.0}}), SFTConfig)
+    with pytest.raises(ValidationError, match="either env_id or questions"):
+        SFTConfig.model_validate({**good, "demos": [{"oracle": {"num_seeds": 3}}]})
+    with pytest.raises(ValidationError, match="either an oracle"):
+        SFTConfig.model_validate({**good, "demos": [{"trajectories": []}]})
+
+
+def test_tiny_model_path_builds_the_checkpoint_once(tmp_path: Path) -> None:
+    data = sft_config(tmp_path / "unused", tmp_path / "out")
+    data["model"] = {"path": f"tiny:{tmp_path / 'built'}"}
+    config = SFTConfig.model_validate(data)
+    assert config.model.resolve() == str(tmp_path / "built")
+    stamp = (tmp_path / "built" / "config.json").stat().st_mtime_ns
+    assert config.model.resolve() == str(tmp_path / "built")
+    assert (tmp_path / "built" / "config.json").stat().st_mtime_ns == stamp

@@ -1,0 +1,232 @@
+"""The RL trainer on the tiny Qwen3-VL: SAPO/GRPO updates, filtering, π_old, KL, metrics, checkpoints."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+import pixelpilot  # noqa: F401  (registers the environment ids)
+from pixelpilot.model import build_tiny_checkpoint
+from pixelpilot.rl.checkpoint import latest_checkpoint, list_checkpoints
+from pixelpilot.rl.config import RLConfig, SFTConfig, load_config
+from pixelpilot.rl.metrics import MetricsLogger, plot_curves, read_metrics
+from pixelpilot.rl.policy import TokenLogprobs, collate, scorable
+from pixelpilot.rl.sequences import TrainingSequence, per_turn_sequences
+from pixelpilot.rl.trainer import RLTrainer, loss_denominator, run_train
+
+CLICK = "pixelpilot/synthetic-click-button-v0"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "configs"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_cpu_thread() -> Iterator[None]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))
+
+
+def rl_config(tiny: Path, out: Path, **overrides: object) -> dict:
+    config = {
+        "model": {"path": str(tiny)},
+        "output_dir": str(out),
+        "seed": 0,
+        "steps": 2,
+        "agent": {"max_steps": 1, "role_prompt": "You are a GUI agent."},
+        "tasks": [{"env_id": CLICK, "num_seeds": 20}],
+        "rollout": {
+            "group_size": 3,
+            "queries_per_step": 2,
+            "sampling": {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "max_new_tokens": 16},
+        },
+        "optim": {"lr": 0.002, "micro_batch_size": 4},
+        "checkpoint": {"every": 1, "keep": 1},
+        "logging": {"progress": False},
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture
+def trainer_factory(tiny: Path, tmp_path: Path) -> Iterator:
+    made: list[RLTrainer] = []
+
+    def make(**overrides: object) -> RLTrainer:
+        made.append(
+            RLTrainer(RLConfig.model_validate(rl_config(tiny, tmp_path / f"run{len(made)}", **overrides)))
+        )
+        return made[-1]
+
+    yield make
+    for trainer in made:
+        trainer.close()
+
+
+def sampled_sequences(trainer: RLTrainer, advantages: list[float]) -> list[TrainingSequence]:
+    """Real rollouts of the trainer's own engine, with the advantages a reward would have given them."""
+    episodes = trainer.rollouts(1)
+    sequences = [
+        s
+        for i, e in enumerate(episodes)
+        for s in per_turn_sequences(e, i)
+        if scorable(s, trainer.placeholders) and s.generated
+    ]
+    for sequence, advantage in zip(sequences, advantages * len(sequences), strict=False):
+        sequence.advantage = advantage
+    return sequences
+
+
+def sequence_logprobs(trainer: RLTrainer, sequences: list[TrainingSequence]) -> torch.Tensor:
+    batch = collate(
+        sequences, trainer.processor.image_processor, trainer.hf.pad_token_id, trainer.image_token
+    )
+    with torch.no_grad():
+        logprobs, _ = TokenLogprobs(trainer.hf.model)(**batch.model_inputs)
+    return logprobs.sum(dim=1)
+
+
+@pytest.mark.parametrize("algorithm", ["sapo", "grpo"])
+def test_update_raises_positive_and_lowers_negative_advantage_sequences(
+    trainer_factory, algorithm: str
+) -> None:
+    trainer = trainer_factory(loss={"algorithm": algorithm})
+    sequences = sampled_sequences(trainer, [1.0, -1.0])
+    before = sequence_logprobs(trainer, sequences)
+    metrics = trainer.learn(sequences)
+    after = sequence_logprobs(trainer, sequences)
+    change = after - before
+    positive = torch.tensor([s.advantage > 0 for s in sequences])
+    assert change[positive].mean() > 0 > change[~positive].mean()
+    # π_old is the sampler's own log-probs: a fresh batch is exactly on-policy.
+    assert metrics["ratio_mean"] == pytest.approx(1.0, abs=1e-4)
+    assert metrics["tokens_trained"] == sum(s.generated for s in sequences)
+    assert ("sapo_gate" in metrics) == (algorithm == "sapo") and ("clip_frac" in metrics) == (
+        algorithm == "grpo"
+    )
+
+
+def test_later_minibatches_are_off_policy_and_recomputed_logprobs_match(trainer_factory) -> None:
+    trainer = trainer_factory(
+        old_logprobs="recompute", minibatches=2, optim={"lr": 0.01, "micro_batch_size": 2}
+    )
+    sequences = sampled_sequences(trainer, [1.0, -0.5])
+    recomputed = trainer.score([sequences])[0]
+    for row, sequence in enumerate(sequences):
+        mask = torch.tensor(sequence.loss_mask, dtype=torch.bool)
+        assert torch.allclose(
+            recomputed[row, : len(mask)][mask], torch.tensor(sequence.logprobs)[mask], atol=1e-4
+        )
+    metrics = trainer.learn(sequences)
+    # The mean of the two minibatches: the first exactly on-policy, the second after one step.
+    assert metrics["ratio_max"] > 1.0 + 1e-4
+    assert metrics["grad_norm"] > 0
+
+
+def test_kl_to_the_reference_grows_as_the_policy_moves(trainer_factory) -> None:
+    trainer = trainer_factory(
+        loss={"kl_coef": 0.1}, optim={"lr": 0.01, "weight_decay": 0.5, "micro_batch_size": 4}
+    )
+    sequences = sampled_sequences(trainer, [1.0, -1.0])
+    first = trainer.learn(sequences)
+    second = trainer.learn(sequences)
+    assert first["kl"] == pytest.approx(0.0, abs=1e-6)
+    assert second["kl"] > 1e-6
+
+
+def test_a_run_filters_unlearnable_queries_and_records_everything(tiny: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    config = tmp_path / "rl.yaml"
+    config.write_text(yaml.safe_dump(rl_config(tiny, out)), encoding="utf-8")
+    final = run_train(config)
+    records = read_metrics(out / "metrics.jsonl")
+    assert [r["step"] for r in records] == [1, 2]
+    for record in records:
+        # The random policy never solves the task: every group has pass rate 0 and is dropped.
+        assert record["episodes"] == 6 and record["queries"] == 2
+        assert record["success_rate"] == 0 and record["kept_queries"] == 0 and record["skipped_update"] == 1
+        assert record["rollout_tokens"] > record["generated_tokens"] > 0 and record["tokens_per_s"] > 0
+        assert "reward/task" in record
+    assert final == latest_checkpoint(out) and [s for s, _ in list_checkpoints(out)] == [2]
+    state = json.loads((final / "trainer_state.json").read_text())
+    assert state["kind"] == "rl" and state["data"]["sampler"]["batches"] == 2
+    assert (out / "curves.png").exists()
+
+
+def test_unfiltered_run_trains_on_every_group(tiny: Path, tmp_path: Path) -> None:
+    data = rl_config(tiny, tmp_path / "run", filter=None, steps=1)
+    data["reward"] = {"components": [{"kind": "task"}, {"kind": "format", "weight": 0.5}]}
+    trainer = RLTrainer(RLConfig.model_validate(data))
+    try:
+        metrics = trainer.train_step(1)
+    finally:
+        trainer.close()
+    assert metrics["kept_queries"] == 2 and metrics["kept_episodes"] == 6
+    assert metrics["sequences"] + metrics["unscorable_sequences"] == 6
+    assert metrics["reward/format"] == pytest.approx(-1.0) and metrics["reward_mean"] == pytest.approx(-0.5)
+
+
+def test_latest_checkpoint_ignores_an_interrupted_save(tmp_path: Path) -> None:
+    root = tmp_path / "checkpoints"
+    (root / "step-000003").mkdir(parents=True)
+    (root / "step-000010").mkdir()
+    (root / ".tmp-step-000011").mkdir()
+    assert latest_checkpoint(tmp_path) == root / "step-000010"
+    assert [step for step, _ in list_checkpoints(tmp_path)] == [3, 10]
+
+
+def test_loss_denominators_match_the_aggregations() -> None:
+    sequences = [
+        TrainingSequence(input_ids=[1] * 6, loss_mask=[0, 0, 1, 1, 1, 1], logprobs=[0.0] * 6),
+        TrainingSequence(input_ids=[1] * 3, loss_mask=[0, 0, 1], logprobs=[0.0] * 3),
+        TrainingSequence(input_ids=[1] * 2, loss_mask=[0, 0], logprobs=[0.0] * 2),
+    ]
+    assert loss_denominator(sequences, "token-mean") == 5
+    assert loss_denominator(sequences, "seq-mean-token-mean") == 2
+    assert loss_denominator(sequences, "seq-sqrt-norm") == pytest.approx(3.0)
+
+
+def test_metrics_log_truncates_on_resume_and_plots(tmp_path: Path) -> None:
+    logger = MetricsLogger(tmp_path)
+    for step in range(1, 6):
+        logger.log(step, {"loss": 1.0 / step, "reward_mean": step / 10, "bad": float("nan")})
+    logger.truncate_after(3)
+    records = read_metrics(tmp_path / "metrics.jsonl")
+    assert [r["step"] for r in records] == [1, 2, 3] and records[0]["bad"] is None
+    assert plot_curves(tmp_path / "metrics.jsonl").stat().st_size > 0
+    silent = MetricsLogger(tmp_path / "other", enabled=False)
+    silent.log(1, {"loss": 1.0})
+    assert not (tmp_path / "other").exists()
+
+
+def test_tensorboard_events_are_written_when_asked(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    logger = MetricsLogger(tmp_path, tensorboard=True)
+    logger.log(1, {"loss": 0.5})
+    logger.close()
+    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_gradient_checkpointing_trains_the_same_step(trainer_factory) -> None:
+    plain = trainer_factory()
+    checkpointed = trainer_factory(model={"path": str(plain.base_path), "gradient_checkpointing": True})
+    sequences = sampled_sequences(plain, [1.0, -1.0])
+    assert checkpointed.hf.model.is_activation_checkpointing
+    first, second = plain.learn(sequences), checkpointed.learn(sequences)
+    assert second["loss"] == pytest.approx(first["loss"], rel=1e-5)
+    assert second["grad_norm"] == pytest.approx(first["grad_norm"], rel=1e-4)
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
+def test_example_configs_are_valid(path: Path) -> None:
+    config = load_config(path, SFTConfig if path.name.startswith("sft") else RLConfig)
+    assert config.steps >= 1
