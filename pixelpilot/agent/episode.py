@@ -24,7 +24,7 @@ from PIL import Image
 from pixelpilot.agent.parser import ParsedResponse, parse_response
 from pixelpilot.agent.prompt import ROLE_PROMPT, History, ImagePart, ToolResponse, system_text
 from pixelpilot.agent.trajectory import CallRecord, EndReason, Landing, Step, Trajectory
-from pixelpilot.envs.actions import ComputerAction, MobileAction
+from pixelpilot.envs.actions import ACTION_TYPES, ComputerAction, MobileAction
 from pixelpilot.envs.toolcall import ToolCall
 from pixelpilot.errors import EnvError
 from pixelpilot.model.base import Conversation, Generation
@@ -32,19 +32,9 @@ from pixelpilot.tools import GUITool, Tool, ToolContext, ToolRegistry, ToolResul
 
 FORMAT_HINT = 'Write each call as <tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
 _POINTER_ACTIONS = frozenset(
-    {
-        "mouse_move",
-        "left_click",
-        "left_click_drag",
-        "right_click",
-        "middle_click",
-        "double_click",
-        "triple_click",
-        "click",
-        "long_press",
-        "swipe",
-    }
+    name for model in ACTION_TYPES.values() for name, needs in model.required.items() if "coordinate" in needs
 )
+"""Actions that land somewhere on the screen: exactly those that need a coordinate."""
 
 
 class Callback(Protocol):

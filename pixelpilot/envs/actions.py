@@ -149,22 +149,7 @@ class ComputerAction(_Action):
         "answer": ("text",),
     }
 
-    action: Literal[
-        "key",
-        "type",
-        "mouse_move",
-        "left_click",
-        "left_click_drag",
-        "right_click",
-        "middle_click",
-        "double_click",
-        "triple_click",
-        "scroll",
-        "hscroll",
-        "wait",
-        "terminate",
-        "answer",
-    ]
+    action: Literal[COMPUTER_ACTIONS]  # type: ignore[valid-type]  # a tuple subscript spreads into the Literal
     keys: list[str] | None = None
     pixels: int | None = None
 
@@ -195,18 +180,7 @@ class MobileAction(_Action):
         "answer": ("text",),
     }
 
-    action: Literal[
-        "key",
-        "click",
-        "long_press",
-        "swipe",
-        "type",
-        "system_button",
-        "open",
-        "wait",
-        "terminate",
-        "answer",
-    ]
+    action: Literal[MOBILE_ACTIONS]  # type: ignore[valid-type]
     coordinate2: Coordinate | None = None
     button: Literal["Back", "Home", "Menu", "Enter"] | None = None
 
