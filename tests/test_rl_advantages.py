@@ -9,15 +9,6 @@ import torch
 
 from pixelpilot.rl.advantages import AdvantageConfig, group_advantages, token_advantages
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_cpu_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 REWARDS = [1.0, 0.0, 2.0, 0.0, 1.0, 2.0, 5.0]
 GROUPS = ["a", "a", "b", "a", "a", "b", "c"]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ import yaml
 from safetensors.torch import load_file
 
 import pixelpilot  # noqa: F401  (registers the environment ids)
-from pixelpilot.model import build_tiny_checkpoint
 from pixelpilot.rl.checkpoint import MODEL_DIR, latest_checkpoint
 from pixelpilot.rl.metrics import read_metrics
 from pixelpilot.rl.sft import run_sft
@@ -34,22 +32,9 @@ from pixelpilot.rl.trainer import run_train
 """
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_cpu_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))
-
-
-def sft_config(tiny: Path, out: Path, strategy: str) -> dict:
+def sft_config(tiny_checkpoint: Path, out: Path, strategy: str) -> dict:
     return {
-        "model": {"path": str(tiny)},
+        "model": {"path": str(tiny_checkpoint)},
         "output_dir": str(out),
         "steps": 3,
         "batch_size": 5,  # odd: the ranks get different numbers of sequences and micro-batches
@@ -62,9 +47,9 @@ def sft_config(tiny: Path, out: Path, strategy: str) -> dict:
     }
 
 
-def rl_config(tiny: Path, out: Path, strategy: str) -> dict:
+def rl_config(tiny_checkpoint: Path, out: Path, strategy: str) -> dict:
     return {
-        "model": {"path": str(tiny)},
+        "model": {"path": str(tiny_checkpoint)},
         "output_dir": str(out),
         "steps": 3,
         "agent": {"max_steps": 2, "max_failures": 2, "role_prompt": "You are a GUI agent."},
@@ -113,11 +98,11 @@ def final_weights(out: Path) -> dict[str, torch.Tensor]:
     [("sft", "ddp"), ("rl", "ddp"), ("rl", "fsdp")],
     ids=["sft-ddp", "rl-ddp", "rl-fsdp"],
 )
-def test_two_processes_train_like_one(kind: str, strategy: str, tiny: Path, tmp_path: Path) -> None:
+def test_two_processes_train_like_one(kind: str, strategy: str, tiny_checkpoint: Path, tmp_path: Path) -> None:
     make = sft_config if kind == "sft" else rl_config
     one, two = tmp_path / "one", tmp_path / "two"
-    single(kind, make(tiny, one, "none"), tmp_path)
-    torchrun(kind, make(tiny, two, strategy), tmp_path)
+    single(kind, make(tiny_checkpoint, one, "none"), tmp_path)
+    torchrun(kind, make(tiny_checkpoint, two, strategy), tmp_path)
     alone, split = read_metrics(one / "metrics.jsonl"), read_metrics(two / "metrics.jsonl")
     assert [r["step"] for r in split] == [1, 2, 3]
     keys = ["loss", "grad_norm", "tokens_trained"]

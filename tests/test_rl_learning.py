@@ -1,7 +1,7 @@
 """The whole recipe learns: cold-start SFT on oracle demonstrations, then SAPO RL, on held-out seeds.
 
 The task family is ``synthetic-click-button`` with two buttons: "Click the green button." and one
-click decides. The tiny random Qwen3-VL starts at 0% (it cannot even write a tool call). A short
+click decides. The tiny_checkpoint random Qwen3-VL starts at 0% (it cannot even write a tool call). A short
 SFT teaches it the call, but sampled at temperature 1 it still often breaks the format or picks
 the wrong button; SAPO on task success, with query filtering and group advantages, then raises
 the success rate further. Rates are measured on 64 held-out seeds with seeded sampling, so the
@@ -10,15 +10,12 @@ run is deterministic; it takes a few CPU minutes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 
 import pixelpilot  # noqa: F401  (registers the environment ids)
-from pixelpilot.model import build_tiny_checkpoint
 from pixelpilot.rl.checkpoint import MODEL_DIR
 from pixelpilot.rl.metrics import read_metrics
 from pixelpilot.rl.sft import run_sft
@@ -28,14 +25,6 @@ TASK = {"env_id": "pixelpilot/synthetic-click-button-v0", "env_kwargs": {"button
 SAMPLING = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "max_new_tokens": 40}
 AGENT = {"max_steps": 1, "role_prompt": "You are a GUI agent."}
 HELD_OUT = {"tasks": [{**TASK, "seed_start": 10_000, "num_seeds": 64}], "sampling": SAMPLING}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_cpu_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def write(path: Path, data: dict) -> Path:
@@ -48,10 +37,9 @@ def eval_rates(out: Path) -> list[float]:
 
 
 @pytest.mark.slow
-def test_sft_then_sapo_raise_success_on_held_out_seeds(tmp_path: Path) -> None:
-    tiny = build_tiny_checkpoint(tmp_path / "tiny")
+def test_sft_then_sapo_raise_success_on_held_out_seeds(tiny_checkpoint: Path, tmp_path: Path) -> None:
     sft = {
-        "model": {"path": str(tiny)},
+        "model": {"path": str(tiny_checkpoint)},
         "output_dir": str(tmp_path / "sft"),
         "steps": 70,
         "batch_size": 8,

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,6 @@ import yaml
 from safetensors.torch import load_file
 
 import pixelpilot  # noqa: F401  (registers the environment ids)
-from pixelpilot.model import build_tiny_checkpoint
 from pixelpilot.rl.checkpoint import MODEL_DIR, step_dir
 from pixelpilot.rl.metrics import read_metrics
 from pixelpilot.rl.sft import run_sft
@@ -32,22 +30,9 @@ STEPS = 6
 RUNNERS = {"sft": "pixelpilot.rl.sft:run_sft", "rl": "pixelpilot.rl.trainer:run_train"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_cpu_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))
-
-
-def common(tiny: Path, out: Path) -> dict:
+def common(tiny_checkpoint: Path, out: Path) -> dict:
     return {
-        "model": {"path": str(tiny)},
+        "model": {"path": str(tiny_checkpoint)},
         "output_dir": str(out),
         "seed": 3,
         "steps": STEPS,
@@ -57,20 +42,20 @@ def common(tiny: Path, out: Path) -> dict:
     }
 
 
-def sft_config(tiny: Path, out: Path) -> dict:
+def sft_config(tiny_checkpoint: Path, out: Path) -> dict:
     return {
-        **common(tiny, out),
+        **common(tiny_checkpoint, out),
         "batch_size": 3,
         "demos": [{"oracle": {"env_id": CLICK, "env_kwargs": {"shuffle": True}, "num_seeds": 7}}],
         "optim": {"lr": 0.005, "micro_batch_size": 2, "warmup_steps": 3, "schedule": "cosine"},
     }
 
 
-def rl_config(tiny: Path, out: Path) -> dict:
+def rl_config(tiny_checkpoint: Path, out: Path) -> dict:
     # A random policy never succeeds, so nothing but the KL term can give a loss: weight decay moves the
     # weights away from the reference every step, which makes each step's loss depend on all that came before.
     return {
-        **common(tiny, out),
+        **common(tiny_checkpoint, out),
         "tasks": [{"env_id": CLICK, "num_seeds": 9}],
         "rollout": {
             "group_size": 2,
@@ -123,12 +108,12 @@ def weights(out: Path) -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.parametrize("kind", ["sft", "rl"])
-def test_killed_run_resumes_where_it_stopped(kind: str, tiny: Path, tmp_path: Path) -> None:
+def test_killed_run_resumes_where_it_stopped(kind: str, tiny_checkpoint: Path, tmp_path: Path) -> None:
     make = sft_config if kind == "sft" else rl_config
     run = run_sft if kind == "sft" else run_train
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    run(write(tmp_path / "straight.yaml", make(tiny, straight)))
-    config = write(tmp_path / "killed.yaml", make(tiny, killed))
+    run(write(tmp_path / "straight.yaml", make(tiny_checkpoint, straight)))
+    config = write(tmp_path / "killed.yaml", make(tiny_checkpoint, killed))
     kill_after_first_checkpoint(start(kind, config), killed)
     assert not step_dir(killed, STEPS).exists(), "the run was not killed mid-training"
     run(config)

@@ -8,6 +8,7 @@ recomputed by a forward pass of the same weights.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import gymnasium as gym
 import pytest
@@ -18,7 +19,7 @@ import pixelpilot  # noqa: F401  (registers the environment ids)
 from pixelpilot.agent import Agent
 from pixelpilot.envs.actions import ComputerAction
 from pixelpilot.envs.synthetic import ClickButtonEnv, ImageQuestion, ImageQuestionEnv, ZoomReadEnv
-from pixelpilot.model import SamplingParams, build_tiny_checkpoint
+from pixelpilot.model import SamplingParams
 from pixelpilot.model.base import ChatModel, Conversation, Generation
 from pixelpilot.model.hf import HFModel
 from pixelpilot.rl.demos import oracle_demonstrations, record_texts
@@ -40,17 +41,9 @@ SAMPLING = SamplingParams(temperature=1.0, top_p=1.0, top_k=0, presence_penalty=
 ROLE = "You are a GUI agent."
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_cpu_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HFModel]:
-    backend = HFModel(str(build_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))))
+def model(tiny_checkpoint: Path) -> Iterator[HFModel]:
+    backend = HFModel(str(tiny_checkpoint))
     yield backend
     backend.close()
 

@@ -1,4 +1,4 @@
-"""Cold-start SFT on the tiny Qwen3-VL: demonstrations, assistant-only masks, the trainer and its loss."""
+"""Cold-start SFT on the tiny_checkpoint Qwen3-VL: demonstrations, assistant-only masks, the trainer and its loss."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 import pixelpilot  # noqa: F401  (registers the environment ids)
 from pixelpilot.agent import Agent
-from pixelpilot.model import build_tiny_checkpoint, load_model
+from pixelpilot.model import load_model
 from pixelpilot.model.hf import HFModel
 from pixelpilot.rl.config import SFTConfig, load_config
 from pixelpilot.rl.demos import oracle_demonstrations, trajectory_demonstrations
@@ -30,22 +30,9 @@ ZOOM = "pixelpilot/synthetic-zoom-read-v0"
 ROLE = "You are a GUI agent."
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_cpu_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))
-
-
-@pytest.fixture(scope="module")
-def model(tiny: Path) -> Iterator[HFModel]:
-    backend = HFModel(str(tiny))
+def model(tiny_checkpoint: Path) -> Iterator[HFModel]:
+    backend = HFModel(str(tiny_checkpoint))
     yield backend
     backend.close()
 
@@ -55,9 +42,9 @@ def write_config(path: Path, data: dict) -> Path:
     return path
 
 
-def sft_config(tiny: Path, out: Path, **overrides: object) -> dict:
+def sft_config(tiny_checkpoint: Path, out: Path, **overrides: object) -> dict:
     config = {
-        "model": {"path": str(tiny)},
+        "model": {"path": str(tiny_checkpoint)},
         "output_dir": str(out),
         "seed": 0,
         "steps": 12,
@@ -108,9 +95,9 @@ def test_saved_trajectories_replay_into_the_same_demonstrations(model: HFModel, 
         assert [t.token_ids for t in again.turns] == [t.token_ids for t in demo.turns]
 
 
-def test_sft_lowers_the_loss_and_writes_a_loadable_checkpoint(tiny: Path, tmp_path: Path) -> None:
+def test_sft_lowers_the_loss_and_writes_a_loadable_checkpoint(tiny_checkpoint: Path, tmp_path: Path) -> None:
     eval_tasks = {"tasks": [{"env_id": CLICK, "seed_start": 1000, "num_seeds": 4}]}
-    config = write_config(tmp_path / "sft.yaml", sft_config(tiny, tmp_path / "out", eval=eval_tasks))
+    config = write_config(tmp_path / "sft.yaml", sft_config(tiny_checkpoint, tmp_path / "out", eval=eval_tasks))
     final = run_sft(config)
     assert final == tmp_path / "out" / "checkpoints" / "step-000012"
     records = read_metrics(tmp_path / "out" / "metrics.jsonl")
@@ -129,13 +116,13 @@ def test_sft_lowers_the_loss_and_writes_a_loadable_checkpoint(tiny: Path, tmp_pa
     loaded = load_model(f"hf:{final / 'model'}")
     trained = torch.load(final / "optimizer.pt", weights_only=False)["optimizer"]["state"]
     assert trained and loaded.model.config.vision_config.depth == 2
-    original = HFModel(str(tiny)).model.state_dict()
+    original = HFModel(str(tiny_checkpoint)).model.state_dict()
     changed = [k for k, v in loaded.model.state_dict().items() if not torch.equal(v, original[k])]
     assert len(changed) > len(original) // 2
 
 
-def test_sqrt_normalised_loss_is_what_the_trainer_optimises(tiny: Path, tmp_path: Path) -> None:
-    data = sft_config(tiny, tmp_path / "out", steps=2, aggregation="seq-sqrt-norm", checkpoint={"every": 0})
+def test_sqrt_normalised_loss_is_what_the_trainer_optimises(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    data = sft_config(tiny_checkpoint, tmp_path / "out", steps=2, aggregation="seq-sqrt-norm", checkpoint={"every": 0})
     data["demos"] = [
         {"oracle": {"env_id": CLICK, "num_seeds": 4}},
         {"oracle": {"env_id": ZOOM, "env_kwargs": {"size": [256, 256]}, "num_seeds": 4}, "weight": 1.0},
@@ -170,8 +157,8 @@ def family_batch(trainer: SFTTrainer) -> list:
     return batch
 
 
-def test_configs_refuse_typos_and_half_sources(tiny: Path, tmp_path: Path) -> None:
-    good = sft_config(tiny, tmp_path / "out")
+def test_configs_refuse_typos_and_half_sources(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    good = sft_config(tiny_checkpoint, tmp_path / "out")
     assert load_config(write_config(tmp_path / "ok.yaml", good), SFTConfig).steps == 12
     with pytest.raises(ValidationError, match="lerning_rate"):
         load_config(write_config(tmp_path / "typo.yaml", {**good, "optim": {"lerning_rate": 1.0}}), SFTConfig)

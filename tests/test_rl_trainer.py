@@ -1,4 +1,4 @@
-"""The RL trainer on the tiny Qwen3-VL: SAPO/GRPO updates, filtering, π_old, KL, metrics, checkpoints."""
+"""The RL trainer on the tiny_checkpoint Qwen3-VL: SAPO/GRPO updates, filtering, π_old, KL, metrics, checkpoints."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import torch
 import yaml
 
 import pixelpilot  # noqa: F401  (registers the environment ids)
-from pixelpilot.model import build_tiny_checkpoint
 from pixelpilot.rl.checkpoint import latest_checkpoint, list_checkpoints
 from pixelpilot.rl.config import RLConfig, SFTConfig, load_config
 from pixelpilot.rl.metrics import MetricsLogger, plot_curves, read_metrics
@@ -23,22 +22,9 @@ CLICK = "pixelpilot/synthetic-click-button-v0"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "configs"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_cpu_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))
-
-
-def rl_config(tiny: Path, out: Path, **overrides: object) -> dict:
+def rl_config(tiny_checkpoint: Path, out: Path, **overrides: object) -> dict:
     config = {
-        "model": {"path": str(tiny)},
+        "model": {"path": str(tiny_checkpoint)},
         "output_dir": str(out),
         "seed": 0,
         "steps": 2,
@@ -58,12 +44,12 @@ def rl_config(tiny: Path, out: Path, **overrides: object) -> dict:
 
 
 @pytest.fixture
-def trainer_factory(tiny: Path, tmp_path: Path) -> Iterator:
+def trainer_factory(tiny_checkpoint: Path, tmp_path: Path) -> Iterator:
     made: list[RLTrainer] = []
 
     def make(**overrides: object) -> RLTrainer:
         made.append(
-            RLTrainer(RLConfig.model_validate(rl_config(tiny, tmp_path / f"run{len(made)}", **overrides)))
+            RLTrainer(RLConfig.model_validate(rl_config(tiny_checkpoint, tmp_path / f"run{len(made)}", **overrides)))
         )
         return made[-1]
 
@@ -143,10 +129,10 @@ def test_kl_to_the_reference_grows_as_the_policy_moves(trainer_factory) -> None:
     assert second["kl"] > 1e-6
 
 
-def test_a_run_filters_unlearnable_queries_and_records_everything(tiny: Path, tmp_path: Path) -> None:
+def test_a_run_filters_unlearnable_queries_and_records_everything(tiny_checkpoint: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     config = tmp_path / "rl.yaml"
-    config.write_text(yaml.safe_dump(rl_config(tiny, out)), encoding="utf-8")
+    config.write_text(yaml.safe_dump(rl_config(tiny_checkpoint, out)), encoding="utf-8")
     final = run_train(config)
     records = read_metrics(out / "metrics.jsonl")
     assert [r["step"] for r in records] == [1, 2]
@@ -162,8 +148,8 @@ def test_a_run_filters_unlearnable_queries_and_records_everything(tiny: Path, tm
     assert (out / "curves.png").exists()
 
 
-def test_unfiltered_run_trains_on_every_group(tiny: Path, tmp_path: Path) -> None:
-    data = rl_config(tiny, tmp_path / "run", filter=None, steps=1)
+def test_unfiltered_run_trains_on_every_group(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    data = rl_config(tiny_checkpoint, tmp_path / "run", filter=None, steps=1)
     data["reward"] = {"components": [{"kind": "task"}, {"kind": "format", "weight": 0.5}]}
     trainer = RLTrainer(RLConfig.model_validate(data))
     try:
