@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterable
+from typing import Any
+
+from pixelpilot.envs.actions import ComputerAction, parse_action
 
 
 def free_port() -> int:
@@ -10,3 +14,21 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def solve_with_oracle(env: Any, texts: Iterable[str], where: str, max_steps: int) -> None:
+    """Feed an oracle's texts to ``env.step`` as a model's raw text; assert each step and the solved episode."""
+    reward, terminated, steps, info, obs = 0.0, False, 0, {}, {"instruction": ""}
+    for text in texts:
+        assert text.count("<tool_call>") == 1 and text.rstrip().endswith("</tool_call>")
+        assert isinstance(parse_action(text), ComputerAction)
+        obs, reward, terminated, truncated, info = env.step(text)
+        steps += 1
+        assert "action_error" not in info, f"{where}: {info['action_error']}"
+        assert not truncated
+        if terminated or steps >= max_steps:
+            break
+    where = f"{where} ({obs['instruction']!r})"
+    assert terminated, f"{where}: not done after {steps} steps"
+    assert reward == 1.0, f"{where}: reward {reward}, {info.get('message')}"
+    assert info["success"] is True

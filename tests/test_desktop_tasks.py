@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import gymnasium as gym
 import pytest
+from support import solve_with_oracle
 
-from pixelpilot.envs.actions import ComputerAction, parse_action
 from pixelpilot.envs.desktop_tasks import SUITE, TASKS, desktop_task, desktop_tasks, env_id, register_desktop_envs
 from pixelpilot.envs.registration import registered_envs
 from pixelpilot.envs.xserver import marked_processes
@@ -62,20 +62,7 @@ def test_oracle_solves_task(envs: dict[str, gym.Env], task: str) -> None:
         instructions.add(obs["instruction"])
         unwrapped = env.unwrapped
         assert not unwrapped.task.validate(unwrapped.desktop).done, f"{task} seed {seed} is done before any action"
-        reward, terminated, steps, info = 0.0, False, 0, {}
-        for text in unwrapped.task.oracle(unwrapped):
-            assert text.count("<tool_call>") == 1 and text.rstrip().endswith("</tool_call>")
-            assert isinstance(parse_action(text), ComputerAction)
-            obs, reward, terminated, truncated, info = env.step(text)
-            steps += 1
-            assert "action_error" not in info, f"{task} seed {seed}: {info['action_error']}"
-            assert not truncated
-            if terminated or steps >= MAX_STEPS:
-                break
-        where = f"{task} seed {seed} ({obs['instruction']!r})"
-        assert terminated, f"{where}: not done after {steps} steps"
-        assert reward == 1.0, f"{where}: reward {reward}, {info.get('message')}"
-        assert info["success"] is True
+        solve_with_oracle(env, unwrapped.task.oracle(unwrapped), f"{task} seed {seed}", MAX_STEPS)
     assert len(instructions) > 1, f"{task}: every seed gave the same episode"
 
 

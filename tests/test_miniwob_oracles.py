@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import gymnasium as gym
 import pytest
+from support import solve_with_oracle
 
 import pixelpilot  # noqa: F401  (registers the environment ids)
-from pixelpilot.envs.actions import ComputerAction, parse_action
 from pixelpilot.envs.miniwob_oracles import ORACLES
 
 SEEDS = range(5)
@@ -47,18 +47,6 @@ def test_oracles_cover_registered_tasks() -> None:
 def test_oracle_solves_task(envs: dict[str, gym.Env], task: str) -> None:
     env = _env(envs, task)
     for seed in SEEDS:
-        obs, _ = env.reset(seed=seed)
-        reward, terminated, steps, info = 0.0, False, 0, {}
-        for text in ORACLES[task](env.unwrapped.page, env.unwrapped.to_grid):
-            assert text.count("<tool_call>") == 1 and text.rstrip().endswith("</tool_call>")
-            assert isinstance(parse_action(text), ComputerAction)
-            obs, reward, terminated, truncated, info = env.step(text)
-            steps += 1
-            assert "action_error" not in info, f"{task} seed {seed}: {info['action_error']}"
-            assert not truncated
-            if terminated or steps >= MAX_STEPS:
-                break
-        where = f"{task} seed {seed} ({obs['instruction']!r})"
-        assert terminated, f"{where}: not done after {steps} steps"
-        assert reward == 1.0, f"{where}: reward {reward}, {info.get('message')}"
-        assert info["success"] is True
+        env.reset(seed=seed)
+        texts = ORACLES[task](env.unwrapped.page, env.unwrapped.to_grid)
+        solve_with_oracle(env, texts, f"{task} seed {seed}", MAX_STEPS)
