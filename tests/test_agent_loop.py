@@ -23,7 +23,7 @@ from pixelpilot.agent import Agent, Episode, LiveView, Step, Trajectory
 from pixelpilot.envs.actions import GRID, parse_action, to_pixels
 from pixelpilot.errors import ActionError, ModelError
 from pixelpilot.model.base import ChatModel, Conversation, Generation, SamplingParams
-from pixelpilot.tools import image_zoom_in_tool
+from pixelpilot.tools import ToolResult, image_zoom_in_tool
 
 COLOURS = {"red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 220)}
 
@@ -349,6 +349,44 @@ def test_episode_is_a_state_machine_for_batched_rollouts():
         episodes[0].advance(generation("late"))
     with pytest.raises(RuntimeError):
         Episode(ButtonEnv()).messages()
+
+
+def test_begin_and_resume_split_a_turn_around_its_environment_steps():
+    """Stepping the environment outside the episode plays exactly what ``advance`` plays in place."""
+    text = "\n".join([call("mouse_move", coordinate=[10, 10]), call("oops"), call("left_click", coordinate=[500, 500])])
+    inside, outside = ButtonEnv(), ButtonEnv()
+    expected = Episode(inside, max_steps=1)
+    expected.reset(seed=3)
+    expected.advance(generation(text))
+    episode = Episode(outside, max_steps=1)
+    observation, info = outside.reset(seed=3)
+    episode.start(observation, info, seed=3)
+    actions = []
+    action = episode.begin(generation(text))
+    with pytest.raises(RuntimeError, match="still waits"):
+        episode.begin(generation(text))
+    while action is not None:
+        assert episode.stepping
+        actions.append(action.action)
+        action = episode.resume(outside.step(action))
+    # The invalid middle call never reached the environment; its error went back to the model.
+    assert actions == ["mouse_move", "left_click"] and not episode.stepping and episode.done
+    got, want = episode.trajectory, expected.trajectory
+    assert [c.model_dump() for c in got.steps[0].calls] == [c.model_dump() for c in want.steps[0].calls]
+    assert (got.end_reason, got.reward, got.success) == (want.end_reason, want.reward, want.success)
+    with pytest.raises(RuntimeError, match="no action"):
+        episode.resume(outside.step(parse_action(call("left_click", coordinate=[1, 1]))))
+
+
+def test_a_step_that_failed_elsewhere_becomes_the_calls_error(env):
+    episode = Episode(env, max_steps=2)
+    episode.reset(seed=1)
+    action = episode.begin(generation(call("left_click", coordinate=[5, 5])))
+    assert action is not None
+    assert episode.resume(ToolResult(error="the remote environment is gone")) is None
+    (record,) = episode.trajectory.steps[0].calls
+    assert record.error == "the remote environment is gone" and not episode.done
+    assert "Error: the remote environment is gone" in last_user_text(episode.messages())
 
 
 def test_live_view_shows_each_step(env):

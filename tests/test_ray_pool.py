@@ -6,6 +6,7 @@ import functools
 import http.server
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,9 +20,10 @@ import ray
 
 import pixelpilot  # noqa: F401  (registers the environment ids)
 from pixelpilot.envs import URLTask, WebEnv
-from pixelpilot.envs.ray_pool import RayEnvPool
+from pixelpilot.envs.ray_pool import EnvResult, PoolEnv, RayEnvPool, recv_any
 
 CLICK_BUTTON = "pixelpilot/miniwob-click-button-v0"
+SYNTHETIC = "pixelpilot/synthetic-click-button-v0"
 RAY_INIT = {"num_cpus": 2, "include_dashboard": False, "_node_ip_address": "127.0.0.1", "log_to_driver": False}
 MOVE = {"action": "mouse_move", "coordinate": [500, 900]}
 _BUTTON_JS = """(right) => {
@@ -242,6 +244,75 @@ def test_a_killed_worker_is_replaced(local_ray: None, gate: tuple[str, threading
     finally:
         opened.set()
         pool.close()
+
+
+class Fragile(gym.Env):
+    """An environment whose step raises on the action "boom" (shipped to the workers by value)."""
+
+    observation_space = gym.spaces.Discrete(3)
+    action_space = gym.spaces.Text(8)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[int, dict]:
+        super().reset(seed=seed)
+        self.count = 0
+        return 0, {}
+
+    def step(self, action: str) -> tuple[int, float, bool, bool, dict]:
+        if action == "boom":
+            raise RuntimeError("the page crashed")
+        self.count += 1
+        return self.count % 3, 1.0, False, False, {}
+
+
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def test_an_env_that_raises_ends_its_episode_and_the_next_send_starts_another(local_ray: None) -> None:
+    pool = RayEnvPool([Fragile, Fragile])
+    try:
+        pool.reset(seed=0)
+        pool.send(0, "boom")
+        pool.send(1, "tick")
+        results = {result.index: result for _, result in recv_all([pool])}
+        assert results[0].truncated and "RuntimeError: the page crashed" in results[0].info["action_error"]
+        assert (results[1].observation, results[1].reward, results[1].truncated) == (1, 1.0, False)
+        pool.send(0, "tick")
+        (restart,) = pool.recv(indices=[0])
+        assert restart.observation == 0 and not restart.truncated, "next-step autoreset after the failure"
+    finally:
+        pool.close()
+
+
+def recv_all(pools: list[RayEnvPool]) -> list[tuple[RayEnvPool, EnvResult]]:
+    """Everything in flight in the pools, through ``recv_any``."""
+    got = []
+    while any(pool.pending for pool in pools):
+        got.extend(recv_any(pools, timeout=60))
+    return got
+
+
+def test_recv_any_waits_on_several_pools_and_pool_env_is_a_gym_env(local_ray: None) -> None:
+    pools = [RayEnvPool.from_id(SYNTHETIC, 1, num_cpus=0.5), RayEnvPool.from_id(SYNTHETIC, 2, num_cpus=0.5)]
+    local = gym.make(SYNTHETIC)
+    try:
+        single = PoolEnv(pools[0], 0, spec=gym.spec(SYNTHETIC))
+        assert single.gui_tool == "computer_use" and single.spec.id == SYNTHETIC
+        for seed in (3, 4):
+            got, want = single.reset(seed=seed), local.reset(seed=seed)
+            assert np.array_equal(got[0]["screenshot"], want[0]["screenshot"])
+            click = {"action": "left_click", "coordinate": [500, 500]}
+            assert single.step(click)[1:4] == local.step(click)[1:4]
+        for pool in pools:
+            for index in range(pool.num_envs):
+                pool.send_reset(index, seed=index)
+        arrived = recv_all(pools)
+        assert sorted((pools.index(pool), result.index) for pool, result in arrived) == [(0, 0), (1, 0), (1, 1)]
+        with pytest.raises(gym.error.NoAsyncCallError):
+            recv_any(pools)
+    finally:
+        local.close()
+        for pool in pools:
+            pool.close()
 
 
 def test_close_leaves_no_process() -> None:

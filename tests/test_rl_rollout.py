@@ -270,7 +270,7 @@ def test_trimmed_history_gives_one_sequence_per_turn(model: HFModel, envs: EnvPo
     agent = Agent(model, max_steps=3, history_images=1, role_prompt=ROLE)
     query = Query(env_id=CLICK, seed=0)
     move = ComputerAction(action="mouse_move", coordinate=(10, 10)).to_tool_call().to_text()
-    env = envs.acquire(query)
+    (env,) = envs.acquire([query])
     try:
         env.reset(seed=query.seed)
         click = next(env.unwrapped.oracle())  # the oracle's answer for this seed's target

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from support import rl_config
 
 import pixelpilot  # noqa: F401  (registers the environment ids)
 from pixelpilot.rl.checkpoint import latest_checkpoint, list_checkpoints
@@ -18,29 +19,7 @@ from pixelpilot.rl.policy import TokenLogprobs, collate, scorable
 from pixelpilot.rl.sequences import TrainingSequence, per_turn_sequences
 from pixelpilot.rl.trainer import RLTrainer, loss_denominator, run_train
 
-CLICK = "pixelpilot/synthetic-click-button-v0"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "configs"
-
-
-def rl_config(tiny_checkpoint: Path, out: Path, **overrides: object) -> dict:
-    config = {
-        "model": {"path": str(tiny_checkpoint)},
-        "output_dir": str(out),
-        "seed": 0,
-        "steps": 2,
-        "agent": {"max_steps": 1, "role_prompt": "You are a GUI agent."},
-        "tasks": [{"env_id": CLICK, "num_seeds": 20}],
-        "rollout": {
-            "group_size": 3,
-            "queries_per_step": 2,
-            "sampling": {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "max_new_tokens": 16},
-        },
-        "optim": {"lr": 0.002, "micro_batch_size": 4},
-        "checkpoint": {"every": 1, "keep": 1},
-        "logging": {"progress": False},
-    }
-    config.update(overrides)
-    return config
 
 
 @pytest.fixture
@@ -73,18 +52,14 @@ def sampled_sequences(trainer: RLTrainer, advantages: list[float]) -> list[Train
 
 
 def sequence_logprobs(trainer: RLTrainer, sequences: list[TrainingSequence]) -> torch.Tensor:
-    batch = collate(
-        sequences, trainer.processor.image_processor, trainer.hf.pad_token_id, trainer.image_token
-    )
+    batch = collate(sequences, trainer.processor.image_processor, trainer.hf.pad_token_id, trainer.image_token)
     with torch.no_grad():
         logprobs, _ = TokenLogprobs(trainer.hf.model)(**batch.model_inputs)
     return logprobs.sum(dim=1)
 
 
 @pytest.mark.parametrize("algorithm", ["sapo", "grpo"])
-def test_update_raises_positive_and_lowers_negative_advantage_sequences(
-    trainer_factory, algorithm: str
-) -> None:
+def test_update_raises_positive_and_lowers_negative_advantage_sequences(trainer_factory, algorithm: str) -> None:
     trainer = trainer_factory(loss={"algorithm": algorithm})
     sequences = sampled_sequences(trainer, [1.0, -1.0])
     before = sequence_logprobs(trainer, sequences)
@@ -96,22 +71,16 @@ def test_update_raises_positive_and_lowers_negative_advantage_sequences(
     # π_old is the sampler's own log-probs: a fresh batch is exactly on-policy.
     assert metrics["ratio_mean"] == pytest.approx(1.0, abs=1e-4)
     assert metrics["tokens_trained"] == sum(s.generated for s in sequences)
-    assert ("sapo_gate" in metrics) == (algorithm == "sapo") and ("clip_frac" in metrics) == (
-        algorithm == "grpo"
-    )
+    assert ("sapo_gate" in metrics) == (algorithm == "sapo") and ("clip_frac" in metrics) == (algorithm == "grpo")
 
 
 def test_later_minibatches_are_off_policy_and_recomputed_logprobs_match(trainer_factory) -> None:
-    trainer = trainer_factory(
-        old_logprobs="recompute", minibatches=2, optim={"lr": 0.01, "micro_batch_size": 2}
-    )
+    trainer = trainer_factory(old_logprobs="recompute", minibatches=2, optim={"lr": 0.01, "micro_batch_size": 2})
     sequences = sampled_sequences(trainer, [1.0, -0.5])
     recomputed = trainer.score([sequences])[0]
     for row, sequence in enumerate(sequences):
         mask = torch.tensor(sequence.loss_mask, dtype=torch.bool)
-        assert torch.allclose(
-            recomputed[row, : len(mask)][mask], torch.tensor(sequence.logprobs)[mask], atol=1e-4
-        )
+        assert torch.allclose(recomputed[row, : len(mask)][mask], torch.tensor(sequence.logprobs)[mask], atol=1e-4)
     metrics = trainer.learn(sequences)
     # The mean of the two minibatches: the first exactly on-policy, the second after one step.
     assert metrics["ratio_max"] > 1.0 + 1e-4
@@ -119,9 +88,7 @@ def test_later_minibatches_are_off_policy_and_recomputed_logprobs_match(trainer_
 
 
 def test_kl_to_the_reference_grows_as_the_policy_moves(trainer_factory) -> None:
-    trainer = trainer_factory(
-        loss={"kl_coef": 0.1}, optim={"lr": 0.01, "weight_decay": 0.5, "micro_batch_size": 4}
-    )
+    trainer = trainer_factory(loss={"kl_coef": 0.1}, optim={"lr": 0.01, "weight_decay": 0.5, "micro_batch_size": 4})
     sequences = sampled_sequences(trainer, [1.0, -1.0])
     first = trainer.learn(sequences)
     second = trainer.learn(sequences)

@@ -5,6 +5,11 @@ model's answer: it parses it, runs the calls through the tool registry, records 
 decides whether the episode is over. Keeping the model outside lets ``Agent.run`` be a small loop
 and lets an RL rollout batch the prompts of many episodes into one ``model.generate`` call.
 
+``advance`` steps the environment in place. ``begin``/``resume`` split a turn around its
+environment steps instead: ``begin`` returns the action the environment must take and ``resume``
+takes the step's outcome, so a rollout can step many remote environments (a Ray pool) at once and
+feed each episode its outcome when it arrives. Both paths run the same code.
+
 Everything a model can get wrong comes back to it as an error in a ``<tool_response>``; the
 episode ends on the model's own terminate/answer, on the environment's termination or
 truncation, or when a budget runs out (steps, repeated identical failures, failures in all).
@@ -13,7 +18,7 @@ truncation, or when a budget runs out (steps, repeated identical failures, failu
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from time import perf_counter
 from typing import Any, Protocol
 
@@ -24,11 +29,12 @@ from PIL import Image
 from pixelpilot.agent.parser import ParsedResponse, parse_response
 from pixelpilot.agent.prompt import ROLE_PROMPT, History, ImagePart, ToolResponse, system_text
 from pixelpilot.agent.trajectory import CallRecord, EndReason, Landing, Step, Trajectory
-from pixelpilot.envs.actions import ACTION_TYPES, ComputerAction, MobileAction
+from pixelpilot.envs.actions import ACTION_TYPES, Action, ComputerAction, MobileAction
 from pixelpilot.envs.toolcall import ToolCall
 from pixelpilot.errors import EnvError
 from pixelpilot.model.base import Conversation, Generation
 from pixelpilot.tools import GUITool, Tool, ToolContext, ToolRegistry, ToolResult, gui_tool_for
+from pixelpilot.tools.gui import StepOutcome
 
 FORMAT_HINT = 'Write each call as <tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
 _POINTER_ACTIONS = frozenset(
@@ -83,7 +89,8 @@ class Episode:
         if min(max_steps, max_failures, max_repeats) < 1:
             raise ValueError("max_steps, max_failures and max_repeats must be >= 1")
         self.env = env
-        self.registry = ToolRegistry([gui_tool_for(env), *tools])
+        self._gui = gui_tool_for(env)
+        self.registry = ToolRegistry([self._gui, *tools])
         self.history_images = history_images
         self.max_steps = max_steps
         self.max_failures = max_failures
@@ -98,6 +105,10 @@ class Episode:
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
         """Reset the environment and start a new conversation from its first screenshot."""
         observation, info = self.env.reset(seed=seed, options=options)
+        self.start(observation, info, seed=seed)
+
+    def start(self, observation: Any, info: dict[str, Any], seed: int | None = None) -> None:
+        """Start a new conversation from a reset the caller made (a remote environment's, for instance)."""
         screenshot = _screenshot(observation)
         instruction = str(observation.get("instruction") or info.get("instruction") or "")
         self.history = History(system_text(self.registry, self.role_prompt), self.history_images)
@@ -120,16 +131,58 @@ class Episode:
         self._terminated = False
         self._success: bool | None = None
         self._final_action: ComputerAction | MobileAction | None = None
+        self._turn: Generator[Action, StepOutcome | ToolResult, None] | None = None
 
     def messages(self) -> Conversation:
         """The prompt for the next model turn."""
         return self._history().messages()
 
+    @property
+    def stepping(self) -> bool:
+        """True between ``begin`` and the end of the turn: an action waits for its environment step."""
+        return self._turn is not None
+
     def advance(self, generation: Generation, model_seconds: float | None = None) -> bool:
-        """Consume one model turn; True when the episode is over."""
-        history = self._history()
+        """Consume one model turn, stepping the environment in place; True when the episode is over."""
+        action = self.begin(generation, model_seconds)
+        while action is not None:
+            action = self.resume(self.step_env(action))
+        return self.done
+
+    def step_env(self, action: Action) -> StepOutcome | ToolResult:
+        """Step this episode's own environment: its five values, or the GUI tool's error result if it raised."""
+        return self.registry.attempt(self._gui.name, self.env.step, action)
+
+    def begin(self, generation: Generation, model_seconds: float | None = None) -> Action | None:
+        """Start consuming a model turn: the first action its environment must take, or None when the turn
+        is over without one. Each action's outcome goes back through ``resume``."""
+        self._history()
         if self.done:
             raise RuntimeError("the episode is over; call reset() to start another")
+        if self._turn is not None:
+            raise RuntimeError("the previous turn still waits for an environment step; call resume()")
+        self._turn = self._play(generation, model_seconds)
+        return self._continue(None)
+
+    def resume(self, outcome: StepOutcome | ToolResult) -> Action | None:
+        """Hand back the environment's step for the pending action (its five values, or the error result
+        of a step that failed): the next action of the turn, or None when the turn is over."""
+        if self._turn is None:
+            raise RuntimeError("no action is waiting for an environment step")
+        return self._continue(outcome)
+
+    def _continue(self, outcome: StepOutcome | ToolResult | None) -> Action | None:
+        assert self._turn is not None
+        try:
+            return self._turn.send(outcome)
+        except StopIteration:
+            self._turn = None
+            return None
+
+    def _play(
+        self, generation: Generation, model_seconds: float | None
+    ) -> Generator[Action, StepOutcome | ToolResult, None]:
+        history = self._history()
         started = perf_counter()
         parsed = parse_response(generation.text)
         context = ToolContext(images=history.visible_images())
@@ -143,7 +196,7 @@ class Episode:
             screenshot=history.latest_screenshot(),
         )
         history.add_assistant(generation.text)
-        responses = self._dispatch(parsed, step, context)
+        responses = yield from self._dispatch(parsed, step, context)
         history.add_tool_responses(responses)
         step.failed = step.error is not None or any(not c.ok for c in step.calls)
         step.timings = {"step": perf_counter() - started, **step.timings}
@@ -159,13 +212,13 @@ class Episode:
             callback.on_step(step)
         if reason is not None:
             self.stop(reason)
-        return self.done
 
     def stop(self, reason: EndReason, error: str | None = None) -> None:
         """End the episode now (the loop calls this when the model backend fails)."""
         if self.done:
             return
         self.done = True
+        self._turn = None
         trajectory = self.trajectory
         trajectory.end_reason = reason
         trajectory.error = error
@@ -182,7 +235,9 @@ class Episode:
             raise RuntimeError("call reset() before using the episode")
         return self.history
 
-    def _dispatch(self, parsed: ParsedResponse, step: Step, context: ToolContext) -> list[ToolResponse]:
+    def _dispatch(
+        self, parsed: ParsedResponse, step: Step, context: ToolContext
+    ) -> Generator[Action, StepOutcome | ToolResult, list[ToolResponse]]:
         """Run the turn's calls in order, until one ends the episode; every problem becomes a response."""
         if not parsed.blocks:
             step.error = (
@@ -199,10 +254,23 @@ class Episode:
                 step.calls.append(CallRecord(raw=block.raw, error=block.error))
                 responses.append(ToolResponse(text=f"Error: {block.error}. {FORMAT_HINT}"))
                 continue
-            result = self.registry.call(block.call, context)
+            if block.call.name == self._gui.name:
+                result = yield from self._gui_call(block.call)
+            else:
+                result = self.registry.call(block.call, context)
             responses.append(self._record(block.call, result, step))
         step.timings = {"tools": perf_counter() - tools_started}
         return responses
+
+    def _gui_call(self, call: ToolCall) -> Generator[Action, StepOutcome | ToolResult, ToolResult]:
+        """A GUI call whose environment step is made by whoever drives the episode (see ``begin``)."""
+        action = self.registry.attempt(call.name, self._gui.action, call.arguments)
+        if isinstance(action, ToolResult):
+            return action
+        outcome = yield action
+        if isinstance(outcome, ToolResult):
+            return outcome
+        return self.registry.attempt(call.name, self._gui.result, action, outcome)
 
     def _record(self, call: ToolCall, result: ToolResult, step: Step) -> ToolResponse:
         data = result.data

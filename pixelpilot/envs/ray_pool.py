@@ -41,7 +41,7 @@ from pixelpilot.errors import EnvError
 try:
     import ray
     from ray.actor import ActorHandle
-    from ray.exceptions import GetTimeoutError, RayActorError
+    from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 except ImportError as error:  # pragma: no cover - depends on the installed extras
     raise ImportError("RayEnvPool needs Ray: pip install 'pixelpilot[ray]'") from error
 
@@ -111,6 +111,7 @@ class EnvWorker:
             "action_space": env.action_space,
             "metadata": dict(env.metadata),
             "render_mode": env.render_mode,
+            "gui_tool": getattr(env.unwrapped, "gui_tool", "computer_use"),
         }
 
     async def reset(self, slot: int, seed: int | None, options: dict[str, Any] | None) -> tuple[Any, dict[str, Any]]:
@@ -258,7 +259,7 @@ class RayEnvPool(VectorEnv):
             self._envs.extend(_Env(worker, slot) for slot in range(len(indices)))
         descriptions = self._describe()
         first = descriptions[0]
-        spaces = ("observation_space", "action_space")
+        spaces = ("observation_space", "action_space", "gui_tool")
         for other in descriptions[1:]:
             if any(other[name] != first[name] for name in spaces):
                 raise ValueError("the environments of a pool must share their observation and action spaces")
@@ -269,6 +270,8 @@ class RayEnvPool(VectorEnv):
         self._buffer = create_empty_array(self.single_observation_space, self.num_envs, fn=np.zeros)
         self.metadata = {**first["metadata"], "autoreset_mode": self.autoreset_mode}
         self.render_mode = first["render_mode"]
+        self.gui_tool: str = first["gui_tool"]
+        """The GUI tool the environments speak (``computer_use`` or ``mobile_use``), for agents on them."""
 
     def _spawn(self, indices: tuple[int, ...]) -> ActorHandle:
         options = {"num_cpus": self.num_cpus, **self._actor_options, "max_restarts": 0, "max_task_retries": 0}
@@ -318,6 +321,11 @@ class RayEnvPool(VectorEnv):
         env = self._idle(index)
         env.stashed = None
         self._dispatch(index, "reset", (seed, options), restarted=env.lost, cause="its worker was replaced")
+
+    def _in_flight(self) -> tuple[list[ray.ObjectRef], float]:
+        """The refs of the calls in flight and the earliest deadline among them."""
+        calls = [env.call for env in self._envs if env.call is not None]
+        return [call.ref for call in calls], min((call.deadline for call in calls), default=float("inf"))
 
     def recv(self, timeout: float | None = None, indices: Iterable[int] | None = None) -> list[EnvResult]:
         """Results of the environments (of ``indices``, default all) whose calls have finished.
@@ -510,6 +518,16 @@ class RayEnvPool(VectorEnv):
         except RayActorError as error:
             self._failed(index, call, _first_line(error))
             return
+        except RayTaskError as error:
+            if call.kind != "step":
+                raise EnvError(f"environment {index} failed to reset: {_first_line(error.cause)}") from None
+            # Its state is unknown after an exception: the episode ends, and the next send starts another.
+            env.autoreset = True
+            message = f"the environment raised {type(error.cause).__name__}: {_first_line(error.cause)}"
+            self._completed[index] = EnvResult(
+                index=index, kind="step", observation=env.observation, truncated=True, info={"action_error": message}
+            )
+            return
         if call.generation == worker.generation:
             worker.failures = 0
         env.lost = call.generation != worker.generation
@@ -608,3 +626,60 @@ class RayEnvPool(VectorEnv):
         """A batch of its own for the caller, written into one buffer made once (as AsyncVectorEnv does):
         making an empty Text batch joins the space's whole character set, a million code points."""
         return copy.deepcopy(concatenate(self.single_observation_space, observations, self._buffer))
+
+
+def recv_any(pools: Sequence[RayEnvPool], timeout: float | None = None) -> list[tuple[RayEnvPool, EnvResult]]:
+    """The finished results of several pools, waiting on all their calls at once (like ``recv`` for one pool).
+
+    Waits until at least one result is there, or ``timeout`` seconds (then returns ``[]``).
+    """
+    until = None if timeout is None else time.monotonic() + timeout
+    while True:
+        busy = [pool for pool in pools if pool.pending]
+        if not busy:
+            raise NoAsyncCallError("no call is pending in any of the pools", "recv")
+        results = [(pool, result) for pool in busy for result in pool.recv(timeout=0)]
+        if results:
+            return results
+        refs: list[ray.ObjectRef] = []
+        limit = float("inf") if until is None else until
+        for pool in busy:
+            pool_refs, deadline = pool._in_flight()
+            refs.extend(pool_refs)
+            limit = min(limit, deadline)
+        if until is not None and time.monotonic() >= until:
+            return []
+        ray.wait(refs, num_returns=1, timeout=max(limit - time.monotonic(), 0.0))
+
+
+class PoolEnv(gym.Env):
+    """One environment of a pool as a ``gymnasium.Env`` of its own: ``reset`` and ``step`` send and wait.
+
+    It lets code written for one environment (an agent, an oracle) run on a remote one, and names
+    the remote environment for callers that drive the pool directly (``pool``, ``index``). The pool
+    owns the environment: closing this handle leaves it open.
+    """
+
+    def __init__(self, pool: RayEnvPool, index: int, *, spec: gym.envs.registration.EnvSpec | None = None) -> None:
+        self.pool = pool
+        self.index = pool._index(index)
+        self.observation_space = pool.single_observation_space
+        self.action_space = pool.single_action_space
+        self.metadata = dict(pool.metadata)
+        self.render_mode = pool.render_mode
+        self.gui_tool = pool.gui_tool
+        self.spec = spec
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        self.pool.send_reset(self.index, seed, options)
+        result = self._wait()
+        return result.observation, result.info
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        self.pool.send(self.index, action)
+        result = self._wait()
+        return result.observation, result.reward, result.terminated, result.truncated, result.info
+
+    def _wait(self) -> EnvResult:
+        (result,) = self.pool.recv(indices=[self.index])
+        return result

@@ -215,6 +215,23 @@ class SFTConfig(_Run):
     optim: OptimConfig = Field(default_factory=lambda: OptimConfig(lr=1e-5))
 
 
+class EnvsConfig(_Section):
+    """Where rollout environments run: in the trainer's process, one step after another, or in Ray actors,
+    every step of a turn at once (``pip install 'pixelpilot[ray]'``).
+
+    With several trainer processes, start Ray first (``ray start --head``) and give its ``ray_address``
+    so that every rank joins the same cluster.
+    """
+
+    backend: Literal["local", "ray"] = "local"
+    envs_per_actor: int = Field(1, ge=1)
+    num_cpus: float = Field(1.0, gt=0.0)
+    """CPUs each actor reserves: a browser needs about one."""
+    ray_address: str | None = None
+    call_timeout_s: float = Field(300.0, gt=0.0)
+    """A step unanswered this long counts as its worker dying."""
+
+
 class RolloutConfig(_Section):
     group_size: int = Field(8, ge=1)
     queries_per_step: int = Field(4, ge=1)
@@ -222,6 +239,7 @@ class RolloutConfig(_Section):
     sampling: SamplingParams = Field(default_factory=_training_sampling)
     engine: Literal["hf", "vllm"] = "hf"
     engine_kwargs: dict[str, Any] = Field(default_factory=dict)
+    envs: EnvsConfig = Field(default_factory=EnvsConfig)
     sequence_mode: SequenceMode = "auto"
     per_query_seed: bool = False
     """Sample each query's group in its own generate call, seeded by the query's place in the global batch:

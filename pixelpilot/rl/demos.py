@@ -22,7 +22,7 @@ import gymnasium as gym
 
 from pixelpilot.agent import Episode, Trajectory
 from pixelpilot.model.base import Generation
-from pixelpilot.rl.rollout import EnvPool, EpisodeRecord, Query, TurnRecord
+from pixelpilot.rl.rollout import Environments, EpisodeRecord, Query, TurnRecord
 from pixelpilot.rl.sequences import encode_prompt, end_token_id
 
 log = logging.getLogger(__name__)
@@ -74,12 +74,12 @@ def record_texts(
 
 
 def oracle_demonstrations(
-    queries: Iterable[Query], new_episode: EpisodeFactory, processor: Any, envs: EnvPool
+    queries: Iterable[Query], new_episode: EpisodeFactory, processor: Any, envs: Environments
 ) -> list[EpisodeRecord]:
     """One demonstration per query from its task's oracle; oracles that fail are logged and skipped."""
     records = []
     for query in queries:
-        env = envs.acquire(query)
+        (env,) = envs.acquire([query])
         try:
             record = record_texts(query, env, new_episode, processor, oracle_texts(env), f"demo:{query.key}")
         finally:
@@ -95,7 +95,7 @@ def trajectory_demonstrations(
     directories: Iterable[str | Path],
     new_episode: EpisodeFactory,
     processor: Any,
-    envs: EnvPool,
+    envs: Environments,
     *,
     success_only: bool = True,
 ) -> list[EpisodeRecord]:
@@ -109,7 +109,7 @@ def trajectory_demonstrations(
             log.warning("trajectory %s names no environment id or seed; skipped", directory)
             continue
         query = Query(env_id=saved.env_id, seed=saved.seed)
-        env = envs.acquire(query)
+        (env,) = envs.acquire([query])
         try:
             texts = [step.text for step in saved.steps]
             record = record_texts(query, env, new_episode, processor, texts, f"trajectory:{directory}")

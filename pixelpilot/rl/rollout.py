@@ -18,13 +18,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from time import perf_counter
-from typing import Any
+from typing import Any, Protocol
 
 import gymnasium as gym
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pixelpilot.agent import Agent, Episode, Trajectory
+from pixelpilot.envs.actions import Action
 from pixelpilot.errors import ModelError
 from pixelpilot.model.base import Conversation, Generation, SamplingParams
 from pixelpilot.model.images import normalize_conversation
@@ -63,9 +64,7 @@ class Query(BaseModel):
     def _one_kind(self) -> Query:
         question = self.image is not None or self.question is not None
         if (self.env_id is None) == (not question):
-            raise ValueError(
-                "a query is either an env_id (with a seed) or an image question, not both or neither"
-            )
+            raise ValueError("a query is either an env_id (with a seed) or an image question, not both or neither")
         if question and (self.image is None or self.question is None or self.answer is None):
             raise ValueError("an image question needs image, question and answer")
         return self
@@ -92,34 +91,79 @@ class Query(BaseModel):
 
         with Image.open(Path(str(self.image))) as picture:
             image = picture.convert("RGB")
-        question = ImageQuestion(
-            image=image, question=str(self.question), answer=str(self.answer), region=self.region
-        )
+        question = ImageQuestion(image=image, question=str(self.question), answer=str(self.answer), region=self.region)
         return ImageQuestionEnv(question)
 
 
+class Environments(Protocol):
+    """Where a rollout's environments live and how their steps are made.
+
+    A rollout sends resets and actions for many episodes, then takes the outcomes as they arrive:
+    ``EnvPool`` makes each step in place when it is sent, ``RayEnvs`` (``pixelpilot.rl.ray_envs``)
+    steps environments in Ray actors, all at once.
+    """
+
+    def acquire(self, queries: Sequence[Query]) -> list[gym.Env]:
+        """One environment per query, each serving one episode until released."""
+        ...
+
+    def release(self, query: Query, env: gym.Env) -> None: ...
+
+    def send_reset(self, episode: Episode, seed: int | None) -> None: ...
+
+    def send(self, episode: Episode, action: Action) -> None: ...
+
+    def recv(self) -> list[tuple[Episode, Any]]:
+        """Outcomes that arrived (at least one; waits for it): a reset's (observation, info), a step's
+        five values, or a step's error result."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class EnvPool:
-    """Environments kept between rollouts, so that browsers and desktops start once per run, not per batch.
+    """Environments in this process, kept between rollouts so that browsers and desktops start once per run.
 
     An instance serves one episode at a time; ``acquire`` makes a new one only when all of that
-    kind are busy.
+    kind are busy. Steps are made when sent; ``recv`` hands their outcomes over.
     """
 
     def __init__(self) -> None:
         self._idle: dict[str, list[gym.Env]] = {}
+        self._arrived: list[tuple[Episode, Any]] = []
         self._closed = False
 
-    def acquire(self, query: Query) -> gym.Env:
+    def acquire(self, queries: Sequence[Query]) -> list[gym.Env]:
         if self._closed:
             raise RuntimeError("the environment pool is closed")
-        idle = self._idle.get(query.pool_key, []) if query.pool_key is not None else []
-        return idle.pop() if idle else query.make_env()
+        envs = []
+        for query in queries:
+            idle = self._idle.get(query.pool_key, []) if query.pool_key is not None else []
+            envs.append(idle.pop() if idle else query.make_env())
+        return envs
 
     def release(self, query: Query, env: gym.Env) -> None:
         if query.pool_key is None or self._closed:
             env.close()
             return
         self._idle.setdefault(query.pool_key, []).append(env)
+
+    @property
+    def waiting(self) -> bool:
+        """Outcomes are there for ``recv``."""
+        return bool(self._arrived)
+
+    def send_reset(self, episode: Episode, seed: int | None) -> None:
+        self._arrived.append((episode, episode.env.reset(seed=seed)))
+
+    def send(self, episode: Episode, action: Action) -> None:
+        self._arrived.append((episode, episode.step_env(action)))
+
+    def recv(self) -> list[tuple[Episode, Any]]:
+        if not self._arrived:
+            raise RuntimeError("recv without a send before it")
+        arrived, self._arrived = self._arrived, []
+        return arrived
 
     def close(self) -> None:
         self._closed = True
@@ -170,9 +214,7 @@ class EpisodeRecord(BaseModel):
         return sum(len(turn.token_ids) for turn in self.turns)
 
 
-def _prompt_ids(
-    generation: Generation, conversation: Conversation, encoder: PromptEncoder | None
-) -> list[int]:
+def _prompt_ids(generation: Generation, conversation: Conversation, encoder: PromptEncoder | None) -> list[int]:
     if generation.prompt_token_ids:
         return list(generation.prompt_token_ids)
     if encoder is None:
@@ -181,39 +223,41 @@ def _prompt_ids(
 
 
 class _Live:
-    """An episode in flight: the query it plays (by position), its env and where its records go."""
+    """An episode in flight: the query it plays (by position) and where its records go."""
 
-    def __init__(self, index: int, record: EpisodeRecord, episode: Episode, env: gym.Env) -> None:
+    def __init__(self, index: int, record: EpisodeRecord, episode: Episode) -> None:
         self.index = index
         self.record = record
         self.episode = episode
-        self.env = env
 
 
 @contextmanager
 def _episodes(
-    agent: Agent, queries: Sequence[Query], groups: Sequence[str], group_size: int, envs: EnvPool
+    agent: Agent, queries: Sequence[Query], groups: Sequence[str], group_size: int, envs: Environments
 ) -> Iterator[list[_Live]]:
     """``group_size`` reset episodes per query; their environments go back to the pool however it ends."""
+    plays = [(index, sample) for index in range(len(queries)) for sample in range(group_size)]
+    acquired = envs.acquire([queries[index] for index, _ in plays])
     live: list[_Live] = []
     try:
-        for index, (query, group) in enumerate(zip(queries, groups, strict=True)):
-            for sample in range(group_size):
-                env = envs.acquire(query)
-                record = EpisodeRecord(query=query, group=group, sample=sample, trajectory=Trajectory())
-                try:
-                    episode = agent.episode(env)
-                except BaseException:
-                    envs.release(query, env)
-                    raise
-                live.append(_Live(index, record, episode, env))
-                episode.reset(seed=query.seed)
+        for (index, sample), env in zip(plays, acquired, strict=True):
+            record = EpisodeRecord(query=queries[index], group=groups[index], sample=sample, trajectory=Trajectory())
+            live.append(_Live(index, record, agent.episode(env)))
+        seeds = {item.episode: item.record.query.seed for item in live}
+        for episode, seed in seeds.items():
+            envs.send_reset(episode, seed)
+        waiting = len(seeds)
+        while waiting:
+            for episode, (observation, info) in envs.recv():
+                waiting -= 1
+                episode.start(observation, info, seed=seeds[episode])
         yield live
     finally:
         for item in live:
             if not item.episode.done:
                 item.episode.stop("model_error", error="rollout interrupted")
-            envs.release(item.record.query, item.env)
+        for (index, _), env in zip(plays, acquired, strict=True):
+            envs.release(queries[index], env)
 
 
 def _turn(
@@ -221,8 +265,9 @@ def _turn(
     batch: list[_Live],
     sampling: SamplingParams,
     encoder: PromptEncoder | None,
+    envs: Environments,
 ) -> None:
-    """One generate call over a batch of live episodes, then one step of each."""
+    """One generate call over a batch of live episodes, then their environment steps, all sent at once."""
     conversations = [item.episode.messages() for item in batch]
     started = perf_counter()
     try:
@@ -233,6 +278,7 @@ def _turn(
             item.episode.stop("model_error", error=str(error))
         return
     seconds = (perf_counter() - started) / max(1, len(batch))
+    stepping = 0
     for item, conversation, generation in zip(batch, conversations, generations, strict=True):
         _messages, images = normalize_conversation(conversation)
         item.record.turns.append(
@@ -244,14 +290,24 @@ def _turn(
                 finish_reason=generation.finish_reason,
             )
         )
-        item.episode.advance(generation, model_seconds=seconds)
+        action = item.episode.begin(generation, model_seconds=seconds)
+        if action is not None:
+            envs.send(item.episode, action)
+            stepping += 1
+    while stepping:
+        for episode, outcome in envs.recv():
+            stepping -= 1
+            action = episode.resume(outcome)
+            if action is not None:
+                envs.send(episode, action)
+                stepping += 1
 
 
 def collect_rollouts(
     agent: Agent,
     queries: Sequence[Query],
     group_size: int,
-    envs: EnvPool,
+    envs: Environments,
     *,
     groups: Sequence[str] | None = None,
     sampling: SamplingParams | None = None,
@@ -277,13 +333,13 @@ def collect_rollouts(
             pending = [item for item in live if not item.episode.done]
             if query_seeds is None:
                 seed = None if sampling_seed is None else mix_seed(sampling_seed, turn)
-                _turn(agent, pending, sampling.model_copy(update={"seed": seed}), encoder)
+                _turn(agent, pending, sampling.model_copy(update={"seed": seed}), encoder, envs)
             else:
                 for index, query_seed in enumerate(query_seeds):
                     members = [item for item in pending if item.index == index]
                     if members:
                         seeded = sampling.model_copy(update={"seed": mix_seed(query_seed, turn)})
-                        _turn(agent, members, seeded, encoder)
+                        _turn(agent, members, seeded, encoder, envs)
             turn += 1
         for item in live:
             item.record.trajectory = item.episode.trajectory
@@ -306,7 +362,7 @@ class EvalResult(BaseModel):
 def evaluate(
     agent: Agent,
     queries: Iterable[Query],
-    envs: EnvPool,
+    envs: Environments,
     *,
     sampling: SamplingParams | None = None,
     sampling_seed: int | None = 0,
@@ -316,9 +372,7 @@ def evaluate(
     records = collect_rollouts(agent, queries, 1, envs, sampling=sampling, sampling_seed=sampling_seed)
     families: dict[str, list[bool]] = {}
     for record in records:
-        families.setdefault(record.query.family or record.query.env_id or "questions", []).append(
-            record.success
-        )
+        families.setdefault(record.query.family or record.query.env_id or "questions", []).append(record.success)
     return EvalResult(
         episodes=len(records),
         successes=sum(record.success for record in records),

@@ -56,7 +56,15 @@ from pixelpilot.rl.metrics import MetricsLogger, plot_curves
 from pixelpilot.rl.policy import Batch, TokenLogprobs, collate, scorable
 from pixelpilot.rl.rewards.base import RolloutRecord
 from pixelpilot.rl.rewards.hybrid import build_hybrid
-from pixelpilot.rl.rollout import EnvPool, EpisodeRecord, Query, collect_rollouts, evaluate, mix_seed
+from pixelpilot.rl.rollout import (
+    Environments,
+    EnvPool,
+    EpisodeRecord,
+    Query,
+    collect_rollouts,
+    evaluate,
+    mix_seed,
+)
 from pixelpilot.rl.sequences import TrainingSequence, encode_prompt, end_token_id, episode_sequences
 from pixelpilot.tools import image_zoom_in_tool
 
@@ -95,9 +103,7 @@ def build_agent(model: ChatModel, config: AgentConfig, sampling: SamplingParams)
     )
 
 
-def family_sampler(
-    families: dict[str, tuple[list[Any], float]], batch_size: int, seed: int
-) -> MixedTaskSampler:
+def family_sampler(families: dict[str, tuple[list[Any], float]], batch_size: int, seed: int) -> MixedTaskSampler:
     """A resumable sampler over named families with their weights."""
     return MixedTaskSampler(
         {name: items for name, (items, _) in families.items()},
@@ -128,9 +134,7 @@ def enable_checkpointing(model: Any) -> None:
 def _dummy_sequence(processor: Any) -> TrainingSequence:
     """A one-image prompt whose last token counts as generated: the input of zero-weight padding passes."""
     image = Image.new("RGB", (64, 64), (128, 128, 128))
-    conversation = [
-        {"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": "."}]}
-    ]
+    conversation = [{"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": "."}]}]
     ids, images = encode_prompt(processor, conversation)
     return TrainingSequence(
         input_ids=ids, loss_mask=[0] * (len(ids) - 1) + [1], logprobs=[0.0] * len(ids), images=images
@@ -183,22 +187,21 @@ class Trainer(Generic[RunConfig]):
         )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
         self.autocast_dtype = self._autocast_dtype()
-        self.metrics = MetricsLogger(
-            self.output, enabled=self.ctx.is_main, tensorboard=config.logging.tensorboard
-        )
-        self.envs = EnvPool()
+        self.metrics = MetricsLogger(self.output, enabled=self.ctx.is_main, tensorboard=config.logging.tensorboard)
+        self.envs = self._environments()
         self.step = 0
         self._dummy = _dummy_sequence(self.processor)
 
     # -- setup -------------------------------------------------------------------------------------
 
+    def _environments(self) -> Environments:
+        return EnvPool()
+
     def _engine(self, path: str) -> ChatModel:
         """The sampling engine: the trained module itself unless its weights are sharded."""
         if self.strategy != "fsdp":
             return self.hf
-        return HFModel(
-            path, device=str(self.ctx.device), attn_implementation=self.config.model.attn_implementation
-        )
+        return HFModel(path, device=str(self.ctx.device), attn_implementation=self.config.model.attn_implementation)
 
     def _autocast_dtype(self) -> torch.dtype | None:
         dtype = self.config.model.dtype
@@ -309,9 +312,7 @@ class Trainer(Generic[RunConfig]):
 
     def _clip(self) -> float:
         limit = self.config.optim.max_grad_norm
-        norm = torch.nn.utils.clip_grad_norm_(
-            self.trained.parameters(), limit if limit is not None else float("inf")
-        )
+        norm = torch.nn.utils.clip_grad_norm_(self.trained.parameters(), limit if limit is not None else float("inf"))
         full = getattr(norm, "full_tensor", None)
         return float(full() if callable(full) else norm)
 
@@ -396,9 +397,7 @@ class Trainer(Generic[RunConfig]):
                     self.step += 1
                     metrics = self.train_step(self.step)
                     every = config.eval.every
-                    if config.eval.tasks and (
-                        (every and self.step % every == 0) or self.step == config.steps
-                    ):
+                    if config.eval.tasks and ((every and self.step % every == 0) or self.step == config.steps):
                         metrics.update(self.evaluate())
                     self.metrics.log(self.step, metrics)
                     progress.update(task, advance=1, status=_status(metrics))
@@ -429,9 +428,7 @@ class Trainer(Generic[RunConfig]):
 
 def _status(metrics: dict[str, float]) -> str:
     keys = ("loss", "reward_mean", "success_rate", "eval_success_rate")
-    return "  ".join(
-        f"{key}={metrics[key]:.4g}" for key in keys if isinstance(metrics.get(key), (int, float))
-    )
+    return "  ".join(f"{key}={metrics[key]:.4g}" for key in keys if isinstance(metrics.get(key), (int, float)))
 
 
 class RLTrainer(Trainer[RLConfig]):
@@ -446,9 +443,7 @@ class RLTrainer(Trainer[RLConfig]):
 
             path = self.resume_from / MODEL_DIR if self.resume_from else self.base_path
             self.engine = load_model(f"vllm:{path}", **config.rollout.engine_kwargs)
-        self.sampler = family_sampler(
-            task_families(config.tasks), config.rollout.queries_per_step, config.seed
-        )
+        self.sampler = family_sampler(task_families(config.tasks), config.rollout.queries_per_step, config.seed)
         judge = None
         if config.judge:
             from pixelpilot.model import load_model
@@ -456,6 +451,19 @@ class RLTrainer(Trainer[RLConfig]):
             judge = load_model(config.judge)
         self.reward = build_hybrid(config.reward, judge)
         self.reference = self._reference() if config.loss.kl_coef > 0 else None
+
+    def _environments(self) -> Environments:
+        envs = self.config.rollout.envs
+        if envs.backend == "local":
+            return EnvPool()
+        from pixelpilot.rl.ray_envs import RayEnvs
+
+        return RayEnvs(
+            envs_per_actor=envs.envs_per_actor,
+            num_cpus=envs.num_cpus,
+            ray_address=envs.ray_address,
+            call_timeout_s=envs.call_timeout_s,
+        )
 
     def _reference(self) -> TokenLogprobs:
         """The frozen starting policy, for the KL penalty (a full copy on every rank)."""
@@ -478,13 +486,9 @@ class RLTrainer(Trainer[RLConfig]):
         agent = self.agent(self.config.agent, config.sampling)
         if config.per_query_seed:
             seeds = [mix_seed(self.config.seed, step, index) for index, _ in mine]
-            return collect_rollouts(
-                agent, queries, config.group_size, self.envs, groups=groups, query_seeds=seeds
-            )
+            return collect_rollouts(agent, queries, config.group_size, self.envs, groups=groups, query_seeds=seeds)
         seed = mix_seed(self.config.seed, step, self.ctx.rank)
-        return collect_rollouts(
-            agent, queries, config.group_size, self.envs, groups=groups, sampling_seed=seed
-        )
+        return collect_rollouts(agent, queries, config.group_size, self.envs, groups=groups, sampling_seed=seed)
 
     def train_step(self, step: int) -> dict[str, float]:
         config = self.config
@@ -492,9 +496,7 @@ class RLTrainer(Trainer[RLConfig]):
         episodes = self.rollouts(step)
         rolled = time.perf_counter()
         records = [
-            RolloutRecord.from_trajectory(
-                e.trajectory, reference=e.query.answer, query_id=e.group, task=e.query.family
-            )
+            RolloutRecord.from_trajectory(e.trajectory, reference=e.query.answer, query_id=e.group, task=e.query.family)
             for e in episodes
         ]
         scores = self.reward.score_batch(records)
@@ -504,14 +506,10 @@ class RLTrainer(Trainer[RLConfig]):
             outcomes.setdefault(episode.group, []).append(episode.success)
         kept_groups = set(filter_queries(outcomes, config.filter).kept) if config.filter else set(outcomes)
         kept = [i for i, e in enumerate(episodes) if e.group in kept_groups]
-        advantages = group_advantages(
-            [rewards[i] for i in kept], [episodes[i].group for i in kept], config.advantage
-        )
+        advantages = group_advantages([rewards[i] for i in kept], [episodes[i].group for i in kept], config.advantage)
         sequences: list[TrainingSequence] = []
         for advantage, index in zip(advantages.tolist(), kept, strict=True):
-            for sequence in episode_sequences(
-                episodes[index], config.rollout.sequence_mode, self.end_token, index
-            ):
+            for sequence in episode_sequences(episodes[index], config.rollout.sequence_mode, self.end_token, index):
                 sequence.advantage = advantage
                 sequences.append(sequence)
         usable = [s for s in sequences if scorable(s, self.placeholders)]
@@ -561,9 +559,7 @@ class RLTrainer(Trainer[RLConfig]):
         minibatches += [[] for _ in range(config.minibatches - len(minibatches))]
         recompute = config.old_logprobs == "recompute"
         old = [self.score(parts) if recompute else None for parts in minibatches]
-        reference = [
-            self.score(parts, self.reference) if self.reference is not None else None for parts in minibatches
-        ]
+        reference = [self.score(parts, self.reference) if self.reference is not None else None for parts in minibatches]
         results: dict[str, float] = {}
         for number, parts in enumerate(minibatches):
             flat = [s for part in parts for s in part]

@@ -6,12 +6,12 @@ back to the model and the step's reward and termination go to the agent in ``Too
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, SupportsFloat
 
 import gymnasium as gym
 from PIL import Image
 
-from pixelpilot.envs.actions import COMPUTER_ACTIONS, MOBILE_ACTIONS, action_from_arguments
+from pixelpilot.envs.actions import COMPUTER_ACTIONS, MOBILE_ACTIONS, Action, action_from_arguments
 from pixelpilot.tools.base import Tool, ToolContext, ToolResult
 
 _COORD = {
@@ -97,8 +97,17 @@ MOBILE_USE_PARAMETERS: dict[str, Any] = {
 }
 
 
+StepOutcome = tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]
+"""The five values of a gymnasium ``step``."""
+
+
 class GUITool(Tool):
-    """A GUI tool whose calls become ``env.step`` actions on one environment."""
+    """A GUI tool whose calls become ``env.step`` actions on one environment.
+
+    A call has two halves around the environment's step: ``action`` validates the arguments and
+    ``result`` turns the step's outcome into what the model sees. ``run`` joins them with a local
+    ``env.step``; a rollout over remote environments runs the halves itself and steps in between.
+    """
 
     timeout = None  # environments own their timeouts; their resources are bound to this thread
 
@@ -106,33 +115,26 @@ class GUITool(Tool):
         self.env = env
 
     def run(self, arguments: dict[str, Any], context: ToolContext) -> ToolResult:
-        action = action_from_arguments(arguments, tool=self.name)
-        observation, reward, terminated, truncated, info = self.env.step(action)
+        action = self.action(arguments)
+        return self.result(action, self.env.step(action))
+
+    def action(self, arguments: dict[str, Any]) -> Action:
+        return action_from_arguments(arguments, tool=self.name)
+
+    def result(self, action: Action, outcome: StepOutcome) -> ToolResult:
+        observation, reward, terminated, truncated, info = outcome
+        data = {
+            "reward": float(reward),
+            "terminated": bool(terminated),
+            "truncated": bool(truncated),
+            "info": info,
+            "observation": observation,
+        }
         error = info.get("action_error")
         if error:
-            return ToolResult(
-                error=error,
-                data={
-                    "reward": reward,
-                    "terminated": terminated,
-                    "truncated": truncated,
-                    "info": info,
-                    "observation": observation,
-                },
-            )
+            return ToolResult(error=error, data=data)
         screenshot = Image.fromarray(observation["screenshot"])
-        return ToolResult(
-            text=f"{action.action} done.",
-            images=(screenshot,),
-            data={
-                "reward": float(reward),
-                "terminated": bool(terminated),
-                "truncated": bool(truncated),
-                "info": info,
-                "observation": observation,
-                "action": action,
-            },
-        )
+        return ToolResult(text=f"{action.action} done.", images=(screenshot,), data={**data, "action": action})
 
 
 class ComputerUseTool(GUITool):

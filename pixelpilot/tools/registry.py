@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any, TypeVar
 
 from pixelpilot.envs.toolcall import ToolCall
 from pixelpilot.errors import PixelpilotError
 from pixelpilot.tools.base import Tool, ToolContext, ToolResult
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class ToolRegistry:
@@ -58,24 +60,33 @@ class ToolRegistry:
         lines = "\n".join(json.dumps(s, ensure_ascii=False) for s in self.schemas())
         return f"<tools>\n{lines}\n</tools>"
 
+    def get(self, name: str) -> Tool | None:
+        return self._tools.get(name)
+
     def call(self, call: ToolCall, context: ToolContext | None = None) -> ToolResult:
         """Run one call; unknown tools, bad arguments, timeouts and raised errors all become error results."""
-        context = context or ToolContext()
         tool = self._tools.get(call.name)
         if tool is None:
             return ToolResult(error=f"unknown tool {call.name!r}; available: {', '.join(self._tools)}")
+        return self.attempt(call.name, tool.run, call.arguments, context or ToolContext(), timeout=tool.timeout)
+
+    def attempt(self, name: str, fn: Callable[..., T], *args: Any, timeout: float | None = None) -> T | ToolResult:
+        """``fn(*args)``, or the error result of tool ``name`` when it raises or overruns ``timeout`` seconds.
+
+        ``call`` runs whole tools through it; the agent runs the two halves of a GUI call through it
+        (the action before the environment steps, the result after), so both fail the same way.
+        """
         try:
-            if tool.timeout is None:
-                return tool.run(call.arguments, context)
-            future = self._executor().submit(tool.run, call.arguments, context)
-            return future.result(timeout=tool.timeout)
+            if timeout is None:
+                return fn(*args)
+            return self._executor().submit(fn, *args).result(timeout=timeout)
         except FutureTimeout:
-            return ToolResult(error=f"{call.name} timed out after {tool.timeout:g} s")
+            return ToolResult(error=f"{name} timed out after {timeout:g} s")
         except PixelpilotError as error:
             return ToolResult(error=str(error))
         except Exception as error:
-            log.exception("tool %s raised", call.name)
-            return ToolResult(error=f"{call.name} failed: {type(error).__name__}: {error}")
+            log.exception("tool %s raised", name)
+            return ToolResult(error=f"{name} failed: {type(error).__name__}: {error}")
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
