@@ -179,6 +179,23 @@ def test_gradient_checkpointing_trains_the_same_step(trainer_factory) -> None:
     assert second["grad_norm"] == pytest.approx(first["grad_norm"], rel=1e-4)
 
 
+def test_bfloat16_autocast_trains_the_step_float32_trains(trainer_factory) -> None:
+    """The GPU's mixed precision (bf16 autocast over fp32 weights) run through CPU autocast."""
+    plain = trainer_factory()
+    mixed = trainer_factory(model={"path": str(plain.base_path), "dtype": "bfloat16"})
+    assert mixed.autocast_dtype == torch.bfloat16 and plain.autocast_dtype is None
+    sequences = sampled_sequences(plain, [1.0, -1.0])
+    before = sequence_logprobs(mixed, sequences)
+    first, second = plain.learn(sequences), mixed.learn(sequences)
+    # bf16 keeps 8 bits of mantissa: the same update to within its rounding, weights still in fp32.
+    assert second["loss"] == pytest.approx(first["loss"], rel=0.05, abs=1e-3)
+    assert second["grad_norm"] == pytest.approx(first["grad_norm"], rel=0.1)
+    assert all(p.dtype == torch.float32 for p in mixed.hf.model.parameters())
+    change = sequence_logprobs(mixed, sequences) - before
+    positive = torch.tensor([s.advantage > 0 for s in sequences])
+    assert change[positive].mean() > 0 > change[~positive].mean()
+
+
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
 def test_example_configs_are_valid(path: Path) -> None:
     config = load_config(path, SFTConfig if path.name.startswith("sft") else RLConfig)
