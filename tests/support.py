@@ -9,6 +9,8 @@ from typing import Any
 
 from pixelpilot.envs.actions import ComputerAction, parse_action
 
+VISION_TOKENS = ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>")
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
@@ -55,3 +57,41 @@ def rl_config(tiny_checkpoint: Path, out: Path, **overrides: object) -> dict:
     }
     config.update(overrides)
     return config
+
+
+def response_logits(backend: Any, conversation: list[dict], token_ids: list[int]) -> Any:
+    """The model's raw logits at each response position, from one teacher-forced pass over prompt + response."""
+    import torch
+
+    text, images = backend.render(conversation)
+    inputs = backend.processor(text=[text], images=images or None, return_tensors="pt")
+    prompt_length = inputs["input_ids"].shape[1]
+    response = torch.tensor([token_ids])
+    inputs["input_ids"] = torch.cat([inputs["input_ids"], response], dim=1)
+    inputs["attention_mask"] = torch.ones_like(inputs["input_ids"])
+    inputs["mm_token_type_ids"] = torch.cat([inputs["mm_token_type_ids"], torch.zeros_like(response)], dim=1)
+    with torch.inference_mode():
+        logits = backend.model(**inputs).logits[0, prompt_length - 1 : -1].float()
+    return logits.clone()  # a normal tensor: callers mask it in place
+
+
+def biased_head(backend: Any) -> dict[str, Any]:
+    """Weights of the backend's model whose head puts most of its mass on the vision tokens.
+
+    The final norm keeps two coordinates of the hidden state, and each vision token's row reads one
+    of them with a large weight, one sign per token of a pair: whatever the signs of the hidden
+    state, a vision token leads. The other rows are the checkpoint's own.
+    """
+    import torch
+
+    state = backend.model.state_dict()
+    norm = next(name for name in state if name.endswith("language_model.norm.weight"))
+    head = next(name for name in state if name.endswith("lm_head.weight"))
+    gain = torch.zeros_like(state[norm])
+    gain[:2] = 1.0
+    lm_head = state[head].clone()
+    tokens = backend.tokenizer.convert_tokens_to_ids(list(VISION_TOKENS))
+    for token, column, sign in zip(tokens, (0, 0, 1, 1), (1, -1, 1, -1), strict=True):
+        lm_head[token] = 0.0
+        lm_head[token, column] = 40.0 * sign
+    return {**state, norm: gain, head: lm_head}

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from support import response_logits
 
 from pixelpilot.errors import ModelError
 from pixelpilot.model import SamplingParams, build_tiny_checkpoint, load_model
@@ -57,16 +58,10 @@ CONVERSATIONS = [
 
 def teacher_forced_logprobs(backend: HFModel, conversation, token_ids: list[int], temperature: float) -> torch.Tensor:
     """Score the sampled ids with one forward pass over prompt + response, as an RL trainer would."""
-    text, images = backend.render(conversation)
-    inputs = backend.processor(text=[text], images=images or None, return_tensors="pt")
-    prompt_length = inputs["input_ids"].shape[1]
-    response = torch.tensor([token_ids])
-    inputs["input_ids"] = torch.cat([inputs["input_ids"], response], dim=1)
-    inputs["attention_mask"] = torch.ones_like(inputs["input_ids"])
-    inputs["mm_token_type_ids"] = torch.cat([inputs["mm_token_type_ids"], torch.zeros_like(response)], dim=1)
-    with torch.inference_mode():
-        logits = backend.model(**inputs).logits[0, prompt_length - 1 : -1].float()
-    return torch.log_softmax(logits / temperature, dim=-1).gather(1, response.view(-1, 1)).squeeze(1)
+    logits = response_logits(backend, conversation, token_ids)
+    # The backend never samples the vision tokens: its distribution is the one without them.
+    logits[:, list(backend.suppressed_token_ids)] = float("-inf")
+    return torch.log_softmax(logits / temperature, dim=-1).gather(1, torch.tensor(token_ids).view(-1, 1)).squeeze(1)
 
 
 @pytest.mark.parametrize("temperature", [1.0, 0.7])

@@ -1,10 +1,16 @@
 """The transformers backend: any Qwen3-VL checkpoint (dense or MoE) sampled in process.
 
 It returns exactly the sampled token ids and their log-probs, which the RL trainer trains on.
-Log-probs are ``log_softmax(logits / T)`` of the model's raw logits at the sampled token, as
-verl computes them in its trainer: temperature is part of the policy, while presence penalty,
-top-k and top-p only shape which token gets drawn. With T = 1 and no top-k/top-p they are the
-exact sampling probabilities; a teacher-forced forward pass reproduces them.
+Log-probs are ``log_softmax(logits / T)`` of the model's logits at the sampled token, as verl
+computes them in its trainer: temperature is part of the policy, while presence penalty, top-k
+and top-p only shape which token gets drawn. With T = 1 and no top-k/top-p they are the exact
+sampling probabilities; a teacher-forced forward pass reproduces them.
+
+The vision placeholder tokens are never sampled: a sampled ``<|image_pad|>`` claims an image that
+is not there, so the processor refuses the next prompt and a training forward cannot score the
+sequence. Their logits are set to -inf *before* the log-prob recorder, so the policy is the
+distribution over the other tokens, the one the tokens are really drawn from, and the trainer
+(``pixelpilot.rl.policy.TokenLogprobs``) applies the same mask when it recomputes them.
 """
 
 from __future__ import annotations
@@ -17,11 +23,24 @@ from typing import Any
 import torch
 from jinja2 import TemplateError
 from PIL import Image
-from transformers import LogitsProcessor, LogitsProcessorList
+from transformers import LogitsProcessor, LogitsProcessorList, SuppressTokensLogitsProcessor
 
 from pixelpilot.errors import ModelError
 from pixelpilot.model.base import ChatModel, Conversation, Generation, SamplingParams
 from pixelpilot.model.images import normalize_conversation
+
+VISION_TOKEN_FIELDS = ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")
+
+
+def vision_token_ids(source: Any) -> tuple[int, ...]:
+    """The ids of the image/video placeholders and vision markers, which a model must never sample.
+
+    ``source`` is a checkpoint's config or its Qwen-VL processor, which name these ids with the same
+    attributes: the in-process backends read the config, as the trainer does (it holds only the
+    model), and the HTTP backend, which has no model, the processor. A text-only checkpoint has none.
+    """
+    ids = (getattr(source, field, None) for field in VISION_TOKEN_FIELDS)
+    return tuple(sorted({int(i) for i in ids if i is not None}))
 
 
 class PresencePenaltyLogitsProcessor(LogitsProcessor):
@@ -43,11 +62,11 @@ class PresencePenaltyLogitsProcessor(LogitsProcessor):
 
 
 class SampledLogprobRecorder(LogitsProcessor):
-    """Records ``log_softmax(raw_logits / T)`` of each step's sampled token.
+    """Records ``log_softmax(logits / T)`` of each step's sampled token.
 
-    Placed first among the processors, it sees the raw logits. The token drawn at a step is only
-    known at the next call (as the last input id), so it keeps one step of log-probs: memory stays
-    at batch x vocab instead of steps x batch x vocab.
+    Placed right after the vision-token suppression, it sees the model's logits with only those
+    tokens masked. The token drawn at a step is only known at the next call (as the last input id),
+    so it keeps one step of log-probs: memory stays at batch x vocab instead of steps x batch x vocab.
     """
 
     def __init__(self, temperature: float):
@@ -152,6 +171,8 @@ class HFModel(ChatModel):
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"
         self.eos_token_ids = self._eos_token_ids()
+        # From the config, as the trainer reads them (it holds the model only); the processor agrees.
+        self.suppressed_token_ids = vision_token_ids(self.model.config)
         self.pad_token_id = self.tokenizer.pad_token_id
         if self.pad_token_id is None:
             self.pad_token_id = self.eos_token_ids[0]
@@ -194,7 +215,9 @@ class HFModel(ChatModel):
         greedy = sampling.temperature == 0.0
         temperature = 1.0 if greedy else sampling.temperature
         recorder = SampledLogprobRecorder(temperature)
-        processors = LogitsProcessorList([recorder])
+        # The mask goes before the recorder: the recorded log-prob is that of the masked distribution,
+        # which is what the token is drawn from and what the trainer recomputes.
+        processors = LogitsProcessorList([*self._suppression(), recorder])
         if sampling.presence_penalty:
             processors.append(PresencePenaltyLogitsProcessor(sampling.presence_penalty, prompt_length))
         # Sampling fields set explicitly: generate() fills unset ones from the checkpoint's own defaults
@@ -223,6 +246,11 @@ class HFModel(ChatModel):
             self._generation(generated[row].tolist(), logprobs[row].tolist(), prompt_ids[row][attention[row]].tolist())
             for row in range(len(conversations))
         ]
+
+    def _suppression(self) -> list[LogitsProcessor]:
+        if not self.suppressed_token_ids:
+            return []
+        return [SuppressTokensLogitsProcessor(self.suppressed_token_ids, device=self.device)]
 
     def _generation(self, ids: list[int], logprobs: list[float], prompt_ids: list[int]) -> Generation:
         """Cut a batch row after its first stop token: what follows is padding, not samples."""

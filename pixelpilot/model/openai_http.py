@@ -15,6 +15,10 @@ answers, in this order:
 ``logprobs`` is empty whenever the server returned none or they do not line up with the ids; the
 RL trainer then recomputes them itself. Fields that only some servers accept (``top_k``, the
 token-id switches) are sent, and dropped for good the first time a server rejects them by name.
+
+With a local processor the vision placeholder tokens get a ``logit_bias`` of -100, OpenAI's
+lowest (vLLM clamps to it), so that the server does not sample them either. It is a bias, not the
+exact mask of the in-process backends: a server's log-probs keep the tokens' tiny mass.
 """
 
 from __future__ import annotations
@@ -39,7 +43,8 @@ from pixelpilot.model.images import (
 )
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
-OPTIONAL_FIELDS = ("top_k", "return_tokens_as_token_ids", "return_token_ids")
+OPTIONAL_FIELDS = ("top_k", "return_tokens_as_token_ids", "return_token_ids", "logit_bias")
+SUPPRESSING_BIAS = -100.0
 _TOKEN_ID_PREFIX = "token_id:"
 
 
@@ -76,7 +81,9 @@ class OpenAIModel(ChatModel):
         self.concurrency = max(1, concurrency)
         self.image_format = image_format
         self.extra_body = dict(extra_body or {})
-        self.tokenizer, local_rule = self._local_tokenizer(tokenizer if tokenizer is not None else model)
+        self.tokenizer, local_rule, self.suppressed_token_ids = self._local_tokenizer(
+            tokenizer if tokenizer is not None else model
+        )
         self.resize = resize or local_rule or ResizeRule()
         self._vocab: dict[str, int] = self.tokenizer.get_vocab() if self.tokenizer is not None else {}
         self._added: dict[str, int] = self.tokenizer.get_added_vocab() if self.tokenizer is not None else {}
@@ -109,12 +116,14 @@ class OpenAIModel(ChatModel):
             raise ModelError(f"cannot list the models of {url} ({exc}); name one as {url}#model-name") from exc
 
     @staticmethod
-    def _local_tokenizer(source: str | Path) -> tuple[Any, ResizeRule | None]:
-        """The checkpoint's tokenizer and resize rule when ``source`` is a local directory; never the hub."""
+    def _local_tokenizer(source: str | Path) -> tuple[Any, ResizeRule | None, tuple[int, ...]]:
+        """Tokenizer, resize rule and vision token ids of a local checkpoint directory; never the hub."""
         path = Path(source)
         if not path.is_dir():
-            return None, None
+            return None, None, ()
         from transformers import AutoProcessor
+
+        from pixelpilot.model.hf import vision_token_ids
 
         try:
             processor = AutoProcessor.from_pretrained(path)
@@ -123,7 +132,7 @@ class OpenAIModel(ChatModel):
         tokenizer = getattr(processor, "tokenizer", processor)
         image_processor = getattr(processor, "image_processor", None)
         rule = ResizeRule.from_image_processor(image_processor) if image_processor is not None else None
-        return tokenizer, rule
+        return tokenizer, rule, vision_token_ids(processor)
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -179,6 +188,11 @@ class OpenAIModel(ChatModel):
         if seed is not None:
             body["seed"] = seed
         body.update(self.extra_body)
+        if self.suppressed_token_ids:
+            # Over any bias the caller set: a sampled placeholder makes the next prompt unusable.
+            bias = {str(token): value for token, value in (body.get("logit_bias") or {}).items()}
+            bias.update({str(token): SUPPRESSING_BIAS for token in self.suppressed_token_ids})
+            body["logit_bias"] = bias
         with self._rejected_lock:
             for name in self._rejected:
                 body.pop(name, None)

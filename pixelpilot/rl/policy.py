@@ -5,8 +5,8 @@ log-prob of every generated token, so that DDP or FSDP can wrap exactly the comp
 training differentiates. The vocabulary projection runs only at the generated positions: prompts
 are long (the tool schemas alone are hundreds of tokens) while answers are short.
 
-Log-probs are ``log_softmax(logits / T)``, as the transformers backend records them while
-sampling, so that a freshly sampled batch scores a ratio of 1.
+Log-probs are ``log_softmax(logits / T)`` with the vision placeholder tokens masked out, as the
+transformers backend records them while sampling, so that a freshly sampled batch scores a ratio of 1.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from pixelpilot.model.hf import vision_token_ids
 from pixelpilot.rl.sequences import TrainingSequence
 
 
@@ -109,15 +110,18 @@ class TokenLogprobs(nn.Module):
     """``forward(...) -> (logprobs, entropy)``, both ``(rows, tokens)`` aligned with ``input_ids``.
 
     Position ``t`` holds ``log p(input_ids[t] | input_ids[:t])`` where ``loss_mask[t]`` is set and 0
-    elsewhere; entropy is that of the whole next-token distribution there, without gradient.
+    elsewhere; entropy is that of the whole next-token distribution there, without gradient. The
+    distribution excludes ``suppressed_ids`` (by default the checkpoint's vision tokens), which the
+    backends never sample: it is the one the sampled tokens were drawn from.
     """
 
-    def __init__(self, model: nn.Module, temperature: float = 1.0) -> None:
+    def __init__(self, model: nn.Module, temperature: float = 1.0, suppressed_ids: Sequence[int] | None = None) -> None:
         super().__init__()
         if temperature <= 0:
             raise ValueError("temperature must be > 0 (greedy decoding has no log-probs to train)")
         self.model = model
         self.temperature = temperature
+        self.suppressed_ids = tuple(vision_token_ids(model.config) if suppressed_ids is None else suppressed_ids)
 
     def forward(
         self,
@@ -142,10 +146,14 @@ class TokenLogprobs(nn.Module):
         ).last_hidden_state
         targets = loss_mask[:, 1:].bool()
         logits = self.model.get_output_embeddings()(hidden[:, :-1][targets]).float() / self.temperature
+        if self.suppressed_ids:
+            suppressed = torch.tensor(self.suppressed_ids, device=logits.device)
+            logits = logits.index_fill_(1, suppressed, float("-inf"))
         log_probs = torch.log_softmax(logits, dim=-1)
         chosen = log_probs.gather(1, input_ids[:, 1:][targets].unsqueeze(1)).squeeze(1)
         with torch.no_grad():
-            entropy = -(log_probs.exp() * log_probs).sum(dim=-1)
+            # clamp: a masked token adds 0 * -inf = nan otherwise.
+            entropy = -(log_probs.exp() * log_probs.clamp(min=torch.finfo(log_probs.dtype).min)).sum(dim=-1)
         zeros = torch.zeros(input_ids.shape[0], 1, dtype=chosen.dtype, device=chosen.device)
         scored = torch.zeros_like(targets, dtype=chosen.dtype).masked_scatter(targets, chosen)
         spread = torch.zeros_like(targets, dtype=chosen.dtype).masked_scatter(targets, entropy)

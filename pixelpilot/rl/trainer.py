@@ -34,7 +34,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from pixelpilot.agent import Agent
 from pixelpilot.agent.prompt import ROLE_PROMPT
 from pixelpilot.model.base import ChatModel, SamplingParams
-from pixelpilot.model.hf import HFModel
+from pixelpilot.model.hf import HFModel, vision_token_ids
 from pixelpilot.rl.advantages import group_advantages
 from pixelpilot.rl.checkpoint import MODEL_DIR, latest_checkpoint, load_checkpoint, save_checkpoint
 from pixelpilot.rl.config import AgentConfig, RLConfig, TaskSource, load_config
@@ -170,7 +170,7 @@ class Trainer(Generic[RunConfig]):
         self.end_token = end_token_id(self.tokenizer)
         model_config = self.hf.model.config
         self.image_token = model_config.image_token_id
-        self.placeholders = [model_config.image_token_id, model_config.video_token_id]
+        self.placeholders = list(vision_token_ids(model_config))
         if config.model.gradient_checkpointing:
             enable_checkpointing(self.hf.model)
         self.policy = TokenLogprobs(self.hf.model, temperature)
@@ -439,10 +439,7 @@ class RLTrainer(Trainer[RLConfig]):
     def __init__(self, config: RLConfig) -> None:
         super().__init__(config, temperature=config.rollout.sampling.temperature)
         if config.rollout.engine == "vllm":
-            from pixelpilot.model import load_model
-
-            path = self.resume_from / MODEL_DIR if self.resume_from else self.base_path
-            self.engine = load_model(f"vllm:{path}", **config.rollout.engine_kwargs)
+            self._start_vllm()
         self.sampler = family_sampler(task_families(config.tasks), config.rollout.queries_per_step, config.seed)
         judge = None
         if config.judge:
@@ -451,6 +448,24 @@ class RLTrainer(Trainer[RLConfig]):
             judge = load_model(config.judge)
         self.reward = build_hybrid(config.reward, judge)
         self.reference = self._reference() if config.loss.kl_coef > 0 else None
+
+    def _start_vllm(self) -> None:
+        """vLLM in this process, on this rank's GPU, holding the trained weights.
+
+        It starts from the base checkpoint and a resumed run syncs its weights in at once: files
+        written by transformers can hold MoE experts in a layout vLLM's loader does not read, while
+        ``load_weights`` converts them. Under torchrun each rank's engine runs beside its trainer
+        (vLLM's ``external_launcher``, as TRL colocates it) instead of claiming GPU 0.
+        """
+        from pixelpilot.model import load_model
+
+        kwargs = dict(self.config.rollout.engine_kwargs)
+        if self.ctx.world_size > 1:
+            kwargs.setdefault("distributed_executor_backend", "external_launcher")
+            kwargs.setdefault("seed", self.ctx.rank)
+        self.engine = load_model(f"vllm:{self.base_path}", weight_sync=True, **kwargs)
+        if self.resume_from is not None:
+            self.sync_engine()
 
     def _environments(self) -> Environments:
         envs = self.config.rollout.envs
