@@ -452,9 +452,9 @@ class RLTrainer(Trainer[RLConfig]):
     def _start_vllm(self) -> None:
         """vLLM in this process, on this rank's GPU, holding the trained weights.
 
-        It starts from the base checkpoint and a resumed run syncs its weights in at once: files
-        written by transformers can hold MoE experts in a layout vLLM's loader does not read, while
-        ``load_weights`` converts them. Under torchrun each rank's engine runs beside its trainer
+        Its weights are synced in from the trained model at once, as after every step: files written
+        by transformers (an SFT or resumed checkpoint) hold MoE experts in a layout vLLM's loader
+        misreads, while ``load_weights`` converts them. Under torchrun each rank's engine runs beside its trainer
         (vLLM's ``external_launcher``, as TRL colocates it) instead of claiming GPU 0.
         """
         from pixelpilot.model import load_model
@@ -464,8 +464,7 @@ class RLTrainer(Trainer[RLConfig]):
             kwargs.setdefault("distributed_executor_backend", "external_launcher")
             kwargs.setdefault("seed", self.ctx.rank)
         self.engine = load_model(f"vllm:{self.base_path}", weight_sync=True, **kwargs)
-        if self.resume_from is not None:
-            self.sync_engine()
+        self.sync_engine()
 
     def _environments(self) -> Environments:
         envs = self.config.rollout.envs
