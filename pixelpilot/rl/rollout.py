@@ -279,6 +279,12 @@ def _turn(
         return
     seconds = (perf_counter() - started) / max(1, len(batch))
     stepping = 0
+    for item, generation in zip(batch, generations, strict=True):
+        action = item.episode.begin(generation, model_seconds=seconds)
+        if action is not None:
+            envs.send(item.episode, action)
+            stepping += 1
+    # Recorded while remote environments step: encoding a prompt can take as long as a step.
     for item, conversation, generation in zip(batch, conversations, generations, strict=True):
         _messages, images = normalize_conversation(conversation)
         item.record.turns.append(
@@ -290,10 +296,6 @@ def _turn(
                 finish_reason=generation.finish_reason,
             )
         )
-        action = item.episode.begin(generation, model_seconds=seconds)
-        if action is not None:
-            envs.send(item.episode, action)
-            stepping += 1
     while stepping:
         for episode, outcome in envs.recv():
             stepping -= 1
