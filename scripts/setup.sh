@@ -8,7 +8,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 # Chromium for web and simulated-Android environments; Xvfb, a window manager and the programs the
 # desktop tasks drive; adb for real Android devices.
-APT_PACKAGES=(chromium xvfb xdotool x11-utils x11-xserver-utils jwm xterm mousepad pcmanfm galculator
+APT_PACKAGES=(chromium xvfb xdotool x11-utils jwm xterm mousepad pcmanfm galculator
               libtk8.6 adb fonts-dejavu-core)
 if ! dpkg -s "${APT_PACKAGES[@]}" >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive

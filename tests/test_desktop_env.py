@@ -17,11 +17,11 @@ from gymnasium.utils.env_checker import check_env
 from pydantic import PrivateAttr
 
 from pixelpilot.envs.actions import ComputerAction
-from pixelpilot.envs.desktop import AppHandle, Desktop, DesktopEnv, chunks_for, typed_text, xdotool_keys
+from pixelpilot.envs.desktop import AppHandle, Desktop, DesktopEnv
 from pixelpilot.envs.desktop_tasks import DesktopTask, register_desktop_envs
 from pixelpilot.envs.tasks import TaskStatus
 from pixelpilot.envs.xserver import XServer, marked_processes
-from pixelpilot.errors import ActionError, EnvError
+from pixelpilot.errors import EnvError
 
 
 class RecorderTask(DesktopTask):
@@ -143,7 +143,7 @@ def test_type_unicode_and_more_distinct_characters_than_spare_keys(env: DesktopE
     x, y, width, height = recorder.widget("entry")
     env.step(call(action="left_click", coordinate=grid(env, x + width / 2, y + height / 2)))
     text = "naïve café ☃ — αβγδεζηθικλμνξοπρστυφχψω Ωmega ✓ 日本"
-    assert len({c for c in text if ord(c) > 126}) > env._keymap.capacity()  # several key bindings in a row
+    assert len({c for c in text if ord(c) > 126}) > env._keyboard.keymap.capacity()  # several key bindings in a row
     _, _, _, _, info = env.step(call(action="type", text=text))
     assert "action_error" not in info
     assert recorder.state()["text"] == text
@@ -211,18 +211,6 @@ def test_random_action_space_samples_are_handled(env: DesktopEnv, recorder: AppH
     for _ in range(5):
         _, _, _, truncated, info = env.step(env.action_space.sample())
         assert "action_error" in info and not truncated
-
-
-def test_key_text_and_chunk_helpers() -> None:
-    assert xdotool_keys(["ctrl", "shift", "t"]) == ("ctrl+shift+t", "")
-    assert xdotool_keys(["Page_Down"]) == ("Page_Down", "")
-    assert xdotool_keys(["ctrl+é"]) == ("ctrl+U00E9", "é")
-    assert xdotool_keys(["/"]) == ("U002F", "")
-    with pytest.raises(ActionError):
-        xdotool_keys(["warp"])
-    assert typed_text("a\nb\tc") == "a\rb\tc"
-    assert chunks_for("aébècêdé", 2) == ["aébèc", "êdé"]
-    assert "".join(chunks_for("αβγδε", 2)) == "αβγδε"
 
 
 def test_foreign_display_needs_an_explicit_opt_in() -> None:

@@ -1,12 +1,13 @@
 """DesktopEnv: a gymnasium environment on a real X display, driven by Qwen3-VL ``computer_use`` calls.
 
 By default each environment starts its own Xvfb and window manager (see ``xserver``) and ends
-them on ``close()``. Actions are real input events sent to that display only: the mouse through
-XTEST requests on an open connection, keys and text through xdotool (which knows keyboard maps);
-observations are screenshots taken with mss from it. After an action the screen is watched until
-it stops changing, so a step waits as long as the programs need to react and no longer. The
-step contract is ScreenEnv's: an Action, a ToolCall, a dict or a model's raw text; a model's mistake
-comes back as ``info["action_error"]``, never as an exception; every phase is timed into ``info``.
+them on ``close()``. Actions are real input events sent to that display only, as XTEST requests
+on open connections: the mouse, and keys and text as keysyms looked up in the display's own
+keyboard map (those it lacks are bound to spare keycodes first). Observations are screenshots
+taken with mss from it. After an action the screen is watched until it stops changing, so a step
+waits as long as the programs need to react and no longer. The step contract is ScreenEnv's: an
+Action, a ToolCall, a dict or a model's raw text; a model's mistake comes back as
+``info["action_error"]``, never as an exception; every phase is timed into ``info``.
 """
 
 from __future__ import annotations
@@ -26,19 +27,22 @@ import gymnasium as gym
 import mss
 import numpy as np
 from mss.exception import ScreenShotError
+from Xlib import XK
 
 from pixelpilot.envs.actions import ComputerAction, to_pixels
 from pixelpilot.envs.desktop_apps import app_argv, read_state
 from pixelpilot.envs.desktop_tasks import DesktopTask, desktop_task
+from pixelpilot.envs.keys import parse_combo, typing_keys
 from pixelpilot.envs.screen import Observation, ScreenEnv, Step, timed
 from pixelpilot.envs.tasks import TaskStatus
 from pixelpilot.envs.xserver import (
     DEFAULT_WINDOW_MANAGER,
     MARKER_ENV,
-    Keymap,
+    Keyboard,
     Pointer,
     XDisplay,
     XServer,
+    chunks_for,
     end_processes,
     find_windows,
     marked_processes,
@@ -52,112 +56,44 @@ from pixelpilot.errors import ActionError, EnvError
 EPISODE_ENV = "PIXELPILOT_DESKTOP_EPISODE"
 """Set in the environment of every program an episode starts, so that its daemons end with it."""
 
-_KEYSYMS = {
-    "ctrl": "ctrl",
-    "control": "ctrl",
-    "alt": "alt",
-    "option": "alt",
-    "opt": "alt",
-    "shift": "shift",
-    "cmd": "super",
-    "command": "super",
-    "meta": "super",
-    "super": "super",
-    "win": "super",
-    "windows": "super",
+_X_KEYSYMS = {
+    "ctrl": "Control_L",
+    "alt": "Alt_L",
+    "shift": "Shift_L",
+    "super": "Super_L",
     "enter": "Return",
-    "return": "Return",
     "kpenter": "KP_Enter",
-    "esc": "Escape",
     "escape": "Escape",
     "tab": "Tab",
     "backspace": "BackSpace",
     "delete": "Delete",
-    "del": "Delete",
     "insert": "Insert",
     "space": "space",
-    "spacebar": "space",
     "up": "Up",
     "down": "Down",
     "left": "Left",
     "right": "Right",
-    "arrowup": "Up",
-    "arrowdown": "Down",
-    "arrowleft": "Left",
-    "arrowright": "Right",
-    "pageup": "Page_Up",
-    "pgup": "Page_Up",
-    "prior": "Page_Up",
-    "pagedown": "Page_Down",
-    "pgdn": "Page_Down",
-    "next": "Page_Down",
+    "pageup": "Prior",
+    "pagedown": "Next",
     "home": "Home",
     "end": "End",
     "capslock": "Caps_Lock",
-    "menu": "Menu",
-    "contextmenu": "Menu",
+    "numlock": "Num_Lock",
+    "scrolllock": "Scroll_Lock",
+    "pause": "Pause",
     "printscreen": "Print",
-    "print": "Print",
-    "plus": "plus",
-    "minus": "minus",
-    **{f"f{i}": f"F{i}" for i in range(1, 13)},
+    "menu": "Menu",
+    **{f"f{i}": f"F{i}" for i in range(1, 25)},
 }
-"""Key names models write (xdotool, pyautogui, DOM) -> X keysym names."""
-
-_TYPEABLE_CONTROLS = {"\n": "\r", "\r": "\r", "\t": "\t"}
-"""Control characters a ``type`` action may hold; xdotool types "\\r" as Return (it drops "\\n")."""
+"""Canonical key names (``keys.NAMED_KEYS``) -> X keysym names."""
 
 
-def xdotool_keys(keys: Sequence[str]) -> tuple[str, str]:
-    """A ``computer_use`` key combo as one xdotool argument ("ctrl+shift+t"), and the characters to bind first."""
-    names = [part for key in keys for part in ([key] if key == "+" else key.split("+")) if part]
-    if not names:
-        raise ActionError("keys must name at least one key")
-    mapped, to_bind = [], ""
-    for name in names:
-        if len(name) == 1:
-            if name.isascii() and name.isalnum():
-                mapped.append(name)
-            elif name.isprintable():
-                mapped.append(f"U{ord(name):04X}")
-                to_bind += name if Keymap.needs_binding(name) else ""
-            else:
-                raise ActionError(f"cannot press the control character {name!r}")
-            continue
-        normal = name.lower().replace("_", "").replace("-", "").replace(" ", "")
-        if normal not in _KEYSYMS:
-            raise ActionError(
-                f"unknown key {name!r}; use names such as ctrl, alt, shift, super, enter, tab, esc, "
-                "backspace, delete, up, pagedown, f5 or a single character"
-            )
-        mapped.append(_KEYSYMS[normal])
-    return "+".join(mapped), to_bind
-
-
-def typed_text(text: str) -> str:
-    """The text as xdotool types it, or an ActionError for characters no keyboard can type."""
-    out = []
-    for char in text:
-        if char in _TYPEABLE_CONTROLS:
-            out.append(_TYPEABLE_CONTROLS[char])
-        elif char.isprintable():
-            out.append(char)
-        else:
-            raise ActionError(f"cannot type the control character {char!r}")
-    return "".join(out)
-
-
-def chunks_for(text: str, capacity: int) -> list[str]:
-    """Split text so that no piece holds more than capacity distinct characters needing a key binding."""
-    pieces, current, needed = [], "", set()
-    for char in text:
-        if Keymap.needs_binding(char) and char not in needed and len(needed) >= capacity:
-            pieces.append(current)
-            current, needed = "", set()
-        if Keymap.needs_binding(char):
-            needed.add(char)
-        current += char
-    return [*pieces, current] if current else pieces
+def x_keysym(key: str) -> int:
+    """The X keysym of a canonical key; a character's is its code point (Latin-1) or 0x01000000 + code point."""
+    if len(key) == 1:
+        code = ord(key)
+        return code if 0x20 <= code <= 0x7E or 0xA0 <= code <= 0xFF else 0x01000000 | code
+    return XK.string_to_keysym(_X_KEYSYMS[key])
 
 
 # -- the screen -----------------------------------------------------------------------------------
@@ -339,9 +275,11 @@ class DesktopEnv(ScreenEnv[DesktopTask, ComputerAction]):
     With ``display=None`` (the default) the environment starts its own Xvfb of ``screen_size``
     with ``window_manager`` on the first ``reset`` and ends it on ``close``. Acting on any other
     display (``display=":0"``) needs ``allow_foreign_display=True``: input events there reach
-    whatever the user has open, and typing characters missing from the keyboard map binds them to
-    unused keycodes of that display. ``scroll_notch_pixels`` is how many ``pixels`` of a scroll
-    action make one wheel notch (X11 scrolls by notches, not pixels).
+    whatever the user has open, and keys missing from its keyboard map are bound to unused
+    keycodes of that display until ``close``. ``scroll_notch_pixels`` is how many ``pixels`` of a
+    scroll action make one wheel notch (X11 scrolls by notches, not pixels). ``type_delay_ms``
+    spaces typed characters; 0 (the default) sends them at once, which every program of the task
+    suite reads without loss, since XTEST events queue like real ones.
     """
 
     gui_tool = "computer_use"
@@ -359,7 +297,7 @@ class DesktopEnv(ScreenEnv[DesktopTask, ComputerAction]):
         settle_timeout_s: float = 3.0,
         settle_quiet_s: float = 0.06,
         max_wait_s: float = 30.0,
-        type_delay_ms: int = 4,
+        type_delay_ms: int = 0,
         scroll_notch_pixels: int = 100,
     ) -> None:
         super().__init__(task, render_mode)
@@ -369,7 +307,7 @@ class DesktopEnv(ScreenEnv[DesktopTask, ComputerAction]):
                 "reach whatever is open there. Pass allow_foreign_display=True to allow it, or display=None for a "
                 "private Xvfb."
             )
-        for program in ("xdotool", "xmodmap", "xwininfo"):
+        for program in ("xdotool", "xwininfo"):  # window search and placement; input goes through XTEST
             require_program(program)
         self.settle_timeout_s = settle_timeout_s
         self.settle_quiet_s = settle_quiet_s
@@ -391,7 +329,7 @@ class DesktopEnv(ScreenEnv[DesktopTask, ComputerAction]):
         width, height = self.screen_size
         self._use_screen(height, width)
         self._root = Path(tempfile.mkdtemp(prefix="pixelpilot-desktop-"))
-        self._keymap: Keymap | None = None
+        self._keyboard: Keyboard | None = None
         self._pointer: Pointer | None = None
         self._desktop: Desktop | None = None
         self._episodes = 0
@@ -476,8 +414,8 @@ class DesktopEnv(ScreenEnv[DesktopTask, ComputerAction]):
 
     def _ensure_display(self) -> None:
         if self._server is None:
-            if self._keymap is None:
-                self._keymap = Keymap(self.display)
+            if self._keyboard is None:
+                self._keyboard = Keyboard(self.display)
                 self._pointer = Pointer(self.display)
             return
         if self._display_alive():
@@ -485,20 +423,23 @@ class DesktopEnv(ScreenEnv[DesktopTask, ComputerAction]):
         self._close_clients()
         self._server.stop()  # a server that stopped answering may still be exiting: end it for good
         self._display = self._server.start()
-        self._keymap = Keymap(self._display)
+        self._keyboard = Keyboard(self._display)
         self._screen = Screen(self._display)
         self._pointer = Pointer(self._display)
         if self._screen.size != self.screen_size:
             raise EnvError(f"display {self._display.name} is {self._screen.size}, expected {self.screen_size}")
 
     def _close_clients(self) -> None:
-        """Close this process's own connections to the display (screen grabs, pointer)."""
+        """Close this process's own connections to the display (screen grabs, pointer, keyboard)."""
         if self._screen is not None:
             self._screen.close()
             self._screen = None
         if self._pointer is not None:
             self._pointer.close()
             self._pointer = None
+        if self._keyboard is not None:
+            self._keyboard.close()
+            self._keyboard = None
 
     def _display_alive(self) -> bool:
         """Whether the display still answers (a killed server's process may not have been reaped yet)."""
@@ -517,18 +458,15 @@ class DesktopEnv(ScreenEnv[DesktopTask, ComputerAction]):
     def _prepare(self, action: ComputerAction) -> Any:
         """Check what only this environment knows (key names, typeable text, wait limit) before acting."""
         if action.action == "key":
-            return xdotool_keys(action.keys or ())
+            return [x_keysym(key) for key in parse_combo(action.keys or ())]
         if action.action == "type":
-            return typed_text(action.text or "")
+            return [x_keysym(key) for key in typing_keys(action.text or "")]
         if action.action == "wait" and (action.time or 0) > self.max_wait_s:
             raise ActionError(f"wait time {action.time}s is over this environment's limit of {self.max_wait_s}s")
         return None
 
-    def _xdotool(self, *args: str) -> None:
-        run_client(self.display, [require_program("xdotool"), *args])
-
     def _perform(self, action: ComputerAction, prepared: Any) -> None:
-        assert self._pointer is not None and self._keymap is not None
+        assert self._pointer is not None and self._keyboard is not None
         pointer, name = self._pointer, action.action
         if action.coordinate is not None and name not in (
             "left_click_drag",
@@ -540,9 +478,7 @@ class DesktopEnv(ScreenEnv[DesktopTask, ComputerAction]):
         ):
             pointer.move(*to_pixels(action.coordinate, *self.screen_size))
         if name == "key":
-            combo, to_bind = prepared
-            self._keymap.bind(to_bind)
-            self._xdotool("key", "--delay", "0", combo)
+            self._keyboard.press(prepared)
         elif name == "type":
             self._type(prepared)
         elif name in ("left_click", "middle_click", "right_click"):
@@ -562,14 +498,13 @@ class DesktopEnv(ScreenEnv[DesktopTask, ComputerAction]):
         elif name == "wait":
             time.sleep(action.time or 0)
 
-    def _type(self, text: str) -> None:
-        assert self._keymap is not None
-        pieces = chunks_for(text, self._keymap.capacity())
-        for i, piece in enumerate(pieces):
+    def _type(self, keysyms: list[int]) -> None:
+        assert self._keyboard is not None
+        keymap = self._keyboard.keymap
+        for i, piece in enumerate(chunks_for(keysyms, keymap.capacity(), keymap.lacks)):
             if i:
                 self._settle()  # the program must have read the last piece before keys are rebound
-            self._keymap.bind(piece)
-            self._xdotool("type", "--delay", str(self.type_delay_ms), "--", piece)
+            self._keyboard.type(piece, self.type_delay_ms)
 
     def _drag(self, coordinate: tuple[int, int]) -> None:
         """Press at the pointer, travel to coordinate, release (the pointer moves before the drag, not in it)."""

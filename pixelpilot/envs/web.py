@@ -21,6 +21,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from pixelpilot.envs.actions import ComputerAction, to_pixels
 from pixelpilot.envs.browser import NEXT_FRAME_JS, BrowserSession, OriginPolicy, PageActivity, retry_transient
+from pixelpilot.envs.keys import parse_combo
 from pixelpilot.envs.screen import Observation, ScreenEnv, Step, first_line, timed
 from pixelpilot.envs.tasks import TaskStatus, WebTask
 from pixelpilot.errors import ActionError
@@ -28,74 +29,52 @@ from pixelpilot.errors import ActionError
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-_KEY_NAMES = {
+_PLAYWRIGHT_KEYS = {
     "ctrl": "Control",
-    "control": "Control",
     "alt": "Alt",
-    "option": "Alt",
-    "opt": "Alt",
     "shift": "Shift",
-    "cmd": "Meta",
-    "command": "Meta",
-    "meta": "Meta",
     "super": "Meta",
-    "win": "Meta",
-    "windows": "Meta",
     "enter": "Enter",
-    "return": "Enter",
-    "kpenter": "Enter",
-    "esc": "Escape",
+    "kpenter": "NumpadEnter",
     "escape": "Escape",
     "tab": "Tab",
     "backspace": "Backspace",
     "delete": "Delete",
-    "del": "Delete",
     "insert": "Insert",
     "space": "Space",
-    "spacebar": "Space",
     "up": "ArrowUp",
     "down": "ArrowDown",
     "left": "ArrowLeft",
     "right": "ArrowRight",
-    "arrowup": "ArrowUp",
-    "arrowdown": "ArrowDown",
-    "arrowleft": "ArrowLeft",
-    "arrowright": "ArrowRight",
     "pageup": "PageUp",
-    "pgup": "PageUp",
-    "prior": "PageUp",
     "pagedown": "PageDown",
-    "pgdn": "PageDown",
-    "next": "PageDown",
     "home": "Home",
     "end": "End",
     "capslock": "CapsLock",
+    "numlock": "NumLock",
+    "scrolllock": "ScrollLock",
+    "pause": "Pause",
+    "printscreen": "PrintScreen",
     "menu": "ContextMenu",
-    "contextmenu": "ContextMenu",
-    "plus": "+",
-    "minus": "-",
-    **{f"f{i}": f"F{i}" for i in range(1, 13)},
+    **{f"f{i}": f"F{i}" for i in range(1, 13)},  # Playwright's keyboard stops at F12
 }
-"""Key names models write (xdotool, pyautogui, DOM) -> Playwright's key names."""
+"""Canonical key names (``keys.NAMED_KEYS``) -> Playwright's; single characters pass through."""
 
 
 def playwright_keys(keys: Sequence[str]) -> list[str]:
     """Map a ``computer_use`` key combo (["ctrl", "a"], ["Return"], ["ctrl+shift+t"]) to Playwright keys."""
-    names = [part for key in keys for part in ([key] if key == "+" else key.split("+")) if part]
-    if not names:
-        raise ActionError("keys must name at least one key")
+    combo = parse_combo(keys)
     mapped = []
-    for name in names:
-        if len(name) == 1:
-            mapped.append(name)
-            continue
-        normal = name.lower().replace("_", "").replace("-", "").replace(" ", "")
-        if normal not in _KEY_NAMES:
-            raise ActionError(
-                f"unknown key {name!r}; use names such as ctrl, alt, shift, enter, tab, esc, "
-                "backspace, delete, up, pagedown, f5 or a single character"
-            )
-        mapped.append(_KEY_NAMES[normal])
+    for key in combo:
+        if len(key) == 1:
+            # Playwright shifts a key only when named by its code: shift+t must reach the page as "T", as it would
+            # from a real keyboard, not as "t".
+            shifted = "shift" in combo and key.isascii() and (key.islower() or key.isdigit())
+            mapped.append(("Digit" if key.isdigit() else "Key") + key.upper() if shifted else key)
+        elif key in _PLAYWRIGHT_KEYS:
+            mapped.append(_PLAYWRIGHT_KEYS[key])
+        else:
+            raise ActionError(f"the browser has no {key} key")
     return mapped
 
 

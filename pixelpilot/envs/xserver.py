@@ -26,12 +26,12 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from Xlib import X
+from Xlib import XK, X
 from Xlib import display as xlib_display
 from Xlib import error as xlib_error
 from Xlib.ext import xtest
@@ -69,7 +69,6 @@ JWM_CONFIG = """<?xml version="1.0"?>
 APT_PACKAGES = {
     "Xvfb": "xvfb",
     "xdotool": "xdotool",
-    "xmodmap": "x11-xserver-utils",
     "xwininfo": "x11-utils",
     "xprop": "x11-utils",
     "jwm": "jwm",
@@ -164,7 +163,7 @@ class XDisplay:
 def run_client(
     display: XDisplay, argv: Sequence[str], *, timeout_s: float = _X_TIMEOUT_S, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    """Run one short X client program (xdotool, xwininfo, xmodmap) against display."""
+    """Run one short X client program (xdotool, xwininfo, xprop) against display."""
     try:
         done = subprocess.run(
             list(argv),
@@ -414,67 +413,96 @@ def window_geometry(display: XDisplay, window: int) -> tuple[int, int, int, int]
     return x, y, width, height
 
 
-class Keymap:
-    """Makes any Unicode character typeable by binding it to a spare keycode before it is typed.
+def chunks_for(keysyms: Sequence[int], capacity: int, needs_binding: Callable[[int], bool]) -> list[list[int]]:
+    """Split keysyms so that no piece holds more than capacity distinct ones that need a spare keycode."""
+    pieces: list[list[int]] = []
+    current: list[int] = []
+    needed: set[int] = set()
+    for keysym in keysyms:
+        if needs_binding(keysym) and keysym not in needed:
+            if len(needed) >= capacity:
+                pieces.append(current)
+                current, needed = [], set()
+            needed.add(keysym)
+        current.append(keysym)
+    return [*pieces, current] if current else pieces
 
-    xdotool can type a character missing from the keyboard map only by remapping a key, pressing
-    it and restoring the map at once; clients that read the map after the restore see the wrong
-    key, so such characters get lost (measured with GTK and Tk). Binding them ahead of time, and
-    leaving them bound, removes the race: clients refresh their map before the keys arrive.
+
+class Keymap:
+    """The keysym -> keycode table of one display, binding keysyms it lacks (é on a US map, F13) to spare keycodes.
+
+    A key missing from the map can only be sent by giving its keysym a keycode first. xdotool
+    remaps a key, presses it and restores the map at once; clients that read the map after the
+    restore see the wrong key, so such characters got lost (measured with GTK and Tk). Here a
+    binding is made before its keys are sent and left in place, so every client refreshes its map
+    before the keys arrive; a spare keycode is given to another keysym only when a later call needs
+    it, and callers typing more distinct keysyms than there are spare keycodes split the text
+    (``chunks_for``) and let the programs read each piece before binding the next.
     """
 
-    def __init__(self, display: XDisplay) -> None:
-        self.display = display
-        self._spare: list[int] | None = None
-        self._bound: dict[str, int] = {}
-
-    @staticmethod
-    def needs_binding(char: str) -> bool:
-        """Whether a character lies outside the US keyboard map every X server starts with (which has Return, Tab)."""
-        return not (" " <= char <= "~" or char in "\r\t")
+    def __init__(self, connection: xlib_display.Display) -> None:
+        self._connection = connection
+        first = connection.display.info.min_keycode
+        rows = connection.get_keyboard_mapping(first, connection.display.info.max_keycode - first + 1)
+        self._codes: dict[int, tuple[int, bool]] = {}
+        for level in (0, 1):  # the first group, without then with shift: a key without shift wins
+            for offset, row in enumerate(rows):
+                if len(row) > level and row[level]:
+                    self._codes.setdefault(row[level], (first + offset, level == 1))
+        self._spare = [first + offset for offset, row in enumerate(rows) if not any(row)]
+        self._bound: dict[int, int] = {}
 
     def capacity(self) -> int:
-        """How many extra characters can be bound at once."""
-        return len(self._spare_keycodes())
+        """How many keysyms missing from the map can be bound at once."""
+        return len(self._spare)
 
-    def _spare_keycodes(self) -> list[int]:
-        if self._spare is None:
-            table = run_client(self.display, [require_program("xmodmap"), "-pke"]).stdout
-            self._spare = [int(line.split()[1]) for line in table.splitlines() if line.strip().endswith("=")]
-        return self._spare
+    def lacks(self, keysym: int) -> bool:
+        """Whether the display's own map has no key for keysym (it then needs a spare keycode)."""
+        return keysym not in self._codes
 
-    def bind(self, chars: str) -> None:
-        """Bind every character of chars that needs it (at most ``capacity()`` new ones per call)."""
-        wanted = list(dict.fromkeys(c for c in chars if self.needs_binding(c) and c not in self._bound))
+    def locate(self, keysym: int) -> tuple[int, bool]:
+        """The keycode that sends keysym, and whether shift must be held for it."""
+        if keysym in self._codes:
+            return self._codes[keysym]
+        if keysym in self._bound:
+            return self._bound[keysym], False
+        raise EnvError(f"keysym {keysym:#x} has no keycode: bind it first")
+
+    def bind(self, keysyms: Sequence[int]) -> None:
+        """Give every keysym the map lacks a keycode (at most ``capacity()`` new ones per call)."""
+        wanted = list(dict.fromkeys(k for k in keysyms if self.lacks(k) and k not in self._bound))
         if not wanted:
             return
-        spare = self._spare_keycodes()
-        keep = set(chars)
-        free = [code for code in spare if code not in self._bound.values()]
-        for char in [c for c in self._bound if c not in keep]:
+        keep = set(keysyms)
+        free = [code for code in self._spare if code not in self._bound.values()]
+        for keysym in [k for k in self._bound if k not in keep]:
             if len(free) >= len(wanted):
                 break
-            free.append(self._bound.pop(char))
+            free.append(self._bound.pop(keysym))
         if len(free) < len(wanted):
-            raise EnvError(f"cannot bind {len(wanted)} characters at once: {len(free)} spare keycodes")
-        expressions = []
-        for char, code in zip(wanted, free[: len(wanted)], strict=True):
-            keysym = f"U{ord(char):04X}"
-            expressions += ["-e", f"keycode {code} = {keysym} {keysym}"]
-            self._bound[char] = code
-        run_client(self.display, [require_program("xmodmap"), *expressions])
+            raise EnvError(f"cannot bind {len(wanted)} keys at once: {len(free)} spare keycodes")
+        self._remap([(code, keysym) for keysym, code in zip(wanted, free, strict=False)])
+        self._bound.update((keysym, code) for keysym, code in zip(wanted, free, strict=False))
 
-    def forget(self) -> None:
-        """Drop what is known of the server's map (after the server was restarted)."""
-        self._spare = None
-        self._bound.clear()
+    def unbind_all(self) -> None:
+        """Give the spare keycodes back (a display pixelpilot borrowed keeps its map as it was)."""
+        bound, self._bound = self._bound, {}
+        self._remap([(code, 0) for code in bound.values()])
+
+    def _remap(self, assignments: Sequence[tuple[int, int]]) -> None:
+        failure = xlib_error.CatchError()
+        for code, keysym in assignments:  # both levels: the key sends keysym with and without shift
+            self._connection.change_keyboard_mapping(code, [(keysym, keysym)], onerror=failure)
+        self._connection.sync()
+        if failure.get_error() is not None:
+            raise EnvError(f"the X server refused a keyboard mapping change: {failure.get_error()}")
 
 
-class Pointer:
-    """The mouse of one display, driven in process through the XTEST extension.
+class _XTestClient:
+    """An open connection to one display that sends input through the XTEST extension.
 
-    A mouse action is a handful of requests on one open connection (well under a millisecond)
-    where an xdotool process costs about 100 ms to start, which would dominate every click.
+    An action is a handful of requests on this connection (about a millisecond) where an xdotool
+    process per action costs 5 ms (a key) to over 100 ms (a click), as ``bench/desktop_env.py`` measures.
     """
 
     def __init__(self, display: XDisplay) -> None:
@@ -495,8 +523,18 @@ class Pointer:
         try:
             yield
             self._display.sync()
+            while self._display.pending_events():  # MappingNotify and the like: nobody reads them here
+                self._display.next_event()
         except self._errors as failure:
             raise EnvError(f"the X server stopped answering: {failure}") from None
+
+    def close(self) -> None:
+        with suppress(*self._errors):
+            self._display.close()
+
+
+class Pointer(_XTestClient):
+    """The mouse of one display, driven in process through XTEST."""
 
     def position(self) -> tuple[int, int]:
         with self._requests():
@@ -524,6 +562,62 @@ class Pointer:
                 xtest.fake_input(self._display, X.ButtonPress, button)
                 xtest.fake_input(self._display, X.ButtonRelease, button)
 
+
+class Keyboard(_XTestClient):
+    """The keyboard of one display, driven in process through XTEST: keys are keysyms, never text.
+
+    Shift is pressed around a keysym the map has only on a key's shifted level (upper case,
+    ``+`` on a US map), as a person would; keysyms the map lacks are bound first (see ``Keymap``).
+    """
+
+    def __init__(self, display: XDisplay) -> None:
+        super().__init__(display)
+        self._borrowed = not display.owned
+        try:
+            with self._requests():
+                self.keymap = Keymap(self._display)
+        except EnvError:
+            super().close()
+            raise
+
+    def press(self, keysyms: Sequence[int]) -> None:
+        """Press keysyms in order and release them in reverse: a combination such as ctrl+shift+t."""
+        with self._requests():
+            self.keymap.bind(keysyms)
+            codes: list[int] = []
+            for keysym in keysyms:
+                code, shifted = self.keymap.locate(keysym)
+                codes += [c for c in ((self._shift(), code) if shifted else (code,)) if c not in codes]
+            for code in codes:
+                xtest.fake_input(self._display, X.KeyPress, code)
+            for code in reversed(codes):
+                xtest.fake_input(self._display, X.KeyRelease, code)
+
+    def type(self, keysyms: Sequence[int], delay_ms: int = 0) -> None:
+        """Press and release each keysym in turn, delay_ms apart (the server waits, not this process).
+
+        At most ``keymap.capacity()`` distinct keysyms the map lacks may be typed in one call.
+        """
+        with self._requests():
+            self.keymap.bind(keysyms)
+            for i, keysym in enumerate(keysyms):
+                code, shifted = self.keymap.locate(keysym)
+                delay = delay_ms if i else 0
+                if shifted:
+                    xtest.fake_input(self._display, X.KeyPress, self._shift(), time=delay)
+                    delay = 0
+                xtest.fake_input(self._display, X.KeyPress, code, time=delay)
+                xtest.fake_input(self._display, X.KeyRelease, code)
+                if shifted:
+                    xtest.fake_input(self._display, X.KeyRelease, self._shift())
+
+    def _shift(self) -> int:
+        if self.keymap.lacks(XK.XK_Shift_L):
+            raise EnvError("the keyboard map has no Shift_L key: shifted characters cannot be typed")
+        return self.keymap.locate(XK.XK_Shift_L)[0]
+
     def close(self) -> None:
-        with suppress(*self._errors):
-            self._display.close()
+        if self._borrowed:
+            with suppress(*self._errors, EnvError):
+                self.keymap.unbind_all()
+        super().close()
