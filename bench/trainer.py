@@ -39,9 +39,7 @@ ROLE = "You are a GUI agent."
 MAX_NEW_TOKENS = 40
 
 
-def pixelpilot_run(
-    checkpoint: Path, out: Path, steps: int, queries: int, group: int, lr: float
-) -> list[dict]:
+def pixelpilot_run(checkpoint: Path, out: Path, steps: int, queries: int, group: int, lr: float) -> list[dict]:
     config = RLConfig.model_validate(
         {
             "model": {"path": str(checkpoint)},
@@ -66,9 +64,7 @@ def pixelpilot_run(
             started = time.perf_counter()
             metrics = trainer.train_step(step)
             seconds = time.perf_counter() - started
-            results.append(
-                {"seconds": seconds, "tokens": metrics["rollout_tokens"], "reward": metrics["reward_mean"]}
-            )
+            results.append({"seconds": seconds, "tokens": metrics["rollout_tokens"], "reward": metrics["reward_mean"]})
     finally:
         trainer.close()
     return results

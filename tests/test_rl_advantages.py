@@ -30,9 +30,7 @@ def test_dr_grpo_skips_the_std_and_population_std_option():
 
 def test_group_ids_of_any_hashable_and_tensor_rewards():
     advantages = group_advantages(torch.tensor([3.0, 1.0, 10.0, 10.0]), [(0, "x"), (0, "x"), 7, 7])
-    assert advantages.tolist() == pytest.approx(
-        [1 / (math.sqrt(2) + 1e-6), -1 / (math.sqrt(2) + 1e-6), 0.0, 0.0]
-    )
+    assert advantages.tolist() == pytest.approx([1 / (math.sqrt(2) + 1e-6), -1 / (math.sqrt(2) + 1e-6), 0.0, 0.0])
 
 
 def test_token_advantages_cover_only_generated_tokens():

@@ -59,9 +59,7 @@ FAMILIES = {
 
 
 def sampler(seed: int = 0, batch_size: int = 8) -> MixedTaskSampler[str]:
-    config = MixedTaskConfig(
-        ratios={"web": 2, "desktop": 1, "grounding": 1}, batch_size=batch_size, seed=seed
-    )
+    config = MixedTaskConfig(ratios={"web": 2, "desktop": 1, "grounding": 1}, batch_size=batch_size, seed=seed)
     return MixedTaskSampler(FAMILIES, config)
 
 

@@ -81,9 +81,7 @@ def test_sapo_loss_off_policy_matches_hand_value_and_gradient():
 @pytest.mark.parametrize("algorithm", ["sapo", "grpo"])
 def test_gradient_is_exactly_zero_on_masked_tokens(algorithm):
     logp = leaf([[-0.5, float("-inf"), -1.0, float("nan")], [-2.0, -0.1, float("-inf"), -3.0]])
-    old = torch.tensor(
-        [[-0.4, float("-inf"), -1.3, 0.0], [-1.0, -0.2, float("nan"), -3.5]], dtype=torch.float64
-    )
+    old = torch.tensor([[-0.4, float("-inf"), -1.3, 0.0], [-1.0, -0.2, float("nan"), -3.5]], dtype=torch.float64)
     ref = torch.tensor([[-0.6, 0.0, -1.5, float("inf")], [-2.5, -0.3, 0.0, -2.0]], dtype=torch.float64)
     mask = torch.tensor([[1, 0, 1, 0], [1, 1, 0, 1]])
     config = PolicyLossConfig(algorithm=algorithm, kl_coef=0.1)
@@ -108,9 +106,7 @@ def test_grpo_clipping_matches_hand_values():
     close(objective, [[0.5, 1.0, 1.2], [-0.8, -1.0, -1.5]])
     assert clipped.tolist() == [[False, False, True], [True, False, False]]
 
-    dual, dual_clipped = grpo_objective(
-        torch.tensor([[5.0]]), torch.tensor([[-1.0]]), 0.2, 0.2, dual_clip=3.0
-    )
+    dual, dual_clipped = grpo_objective(torch.tensor([[5.0]]), torch.tensor([[-1.0]]), 0.2, 0.2, dual_clip=3.0)
     assert dual.item() == pytest.approx(-3.0)
     assert dual_clipped.item()
 
@@ -156,9 +152,7 @@ def test_tis_weights_are_capped_and_scale_the_gradient():
 
     logp = leaf(old.tolist())
     config = PolicyLossConfig(aggregation="token-mean", tis_cap=2.0)
-    loss, metrics = policy_loss(
-        logp, old, torch.tensor([1.0]), torch.ones(1, 2), config, rollout_logprobs=rollout
-    )
+    loss, metrics = policy_loss(logp, old, torch.tensor([1.0]), torch.ones(1, 2), config, rollout_logprobs=rollout)
     loss.backward()
     # on-policy SAPO: −w·A per token, mean over 2 tokens
     close(logp.grad, [[-1.0, -0.25]])

@@ -77,9 +77,7 @@ def start(kind: str, config: Path) -> subprocess.Popen:
     module, function = RUNNERS[kind].split(":")
     code = f"from {module} import {function}\n{function}({str(config)!r})"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen(
-        [sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def kill_after_first_checkpoint(process: subprocess.Popen, out: Path, timeout_s: float = 300.0) -> None:
@@ -88,9 +86,7 @@ def kill_after_first_checkpoint(process: subprocess.Popen, out: Path, timeout_s:
     try:
         while not first.exists():
             if process.poll() is not None:
-                raise AssertionError(
-                    f"the run ended before its first checkpoint: {process.stderr.read().decode()}"
-                )
+                raise AssertionError(f"the run ended before its first checkpoint: {process.stderr.read().decode()}")
             if time.monotonic() > deadline:
                 raise AssertionError("no checkpoint within the time limit")
             time.sleep(0.02)
@@ -123,9 +119,7 @@ def test_killed_run_resumes_where_it_stopped(kind: str, tiny_checkpoint: Path, t
     assert [r["step"] for r in resumed] == list(range(1, STEPS + 1))  # no step twice, none missing
     losses = [(r["step"], r["loss"], expected[r["step"]]["loss"]) for r in resumed]
     assert all(abs(ours - theirs) <= 1e-6 * max(1.0, abs(theirs)) for _, ours, theirs in losses), losses
-    assert any(abs(theirs) > 1e-4 for step, _, theirs in losses if step > 2), (
-        "the losses after the kill are all 0"
-    )
+    assert any(abs(theirs) > 1e-4 for step, _, theirs in losses if step > 2), "the losses after the kill are all 0"
     for key in ("grad_norm", "lr") + (("reward_mean", "kl", "generated_tokens") if kind == "rl" else ()):
         assert [r.get(key) for r in resumed] == pytest.approx([expected[r["step"]].get(key) for r in resumed])
     ours, theirs = weights(killed), weights(straight)

@@ -239,9 +239,7 @@ def test_tool_call_counting_filters():
 
 def test_repetition_penalty():
     reward = RepetitionPenalty()
-    fluent = turn(
-        "The submit button sits below the form, so I click it once.", call("left_click", coordinate=[5, 5])
-    )
+    fluent = turn("The submit button sits below the form, so I click it once.", call("left_click", coordinate=[5, 5]))
     assert reward.score(record(responses=[fluent])).score == 0.0
     looping = turn("a b c d a b c d a b c d", call("wait"))
     # 12 words, 9 four-grams of which 4 distinct: share 5/9; (5/9 − 0.2) / 0.8 above the threshold
@@ -257,24 +255,16 @@ def test_repetition_penalty():
 
 def test_language_penalty():
     reward = LanguagePenalty()
-    english = turn(
-        "I need to find the submit button first, then click it.", call("left_click", coordinate=[1, 1])
-    )
+    english = turn("I need to find the submit button first, then click it.", call("left_click", coordinate=[1, 1]))
     chinese = turn("我需要先找到提交按钮，然后点击它。", call("left_click", coordinate=[1, 1]))
     french = turn("Je dois d'abord trouver le bouton d'envoi, puis cliquer dessus.", call("wait"))
     assert reward.score(record(responses=[english])).score == 0.0
     mixed = reward.score(record(responses=[chinese]))
     assert mixed.score == -1.0 and mixed.info["response_system"] == "Han"
-    assert (
-        reward.score(record(responses=[french], instruction="Find the submit button and click on it")).score
-        == -1.0
-    )
+    assert reward.score(record(responses=[french], instruction="Find the submit button and click on it")).score == -1.0
     # typed text in a call is the task's business, and a two-word turn is too short to judge
     typing = turn("I type the name.", call("type", text="北京市朝阳区"))
-    assert (
-        reward.score(record(responses=[typing, turn("Done", call("terminate", status="success"))])).score
-        == 0.0
-    )
+    assert reward.score(record(responses=[typing, turn("Done", call("terminate", status="success"))])).score == 0.0
     assert reward.score(record(instruction="点击提交按钮", responses=[chinese])).score == 0.0
 
 

@@ -62,17 +62,13 @@ class CountingModel(ChatModel):
         self.name = inner.name
         self.calls: list[int] = []
 
-    def generate(
-        self, conversations: list[Conversation], sampling: SamplingParams | None = None
-    ) -> list[Generation]:
+    def generate(self, conversations: list[Conversation], sampling: SamplingParams | None = None) -> list[Generation]:
         self.calls.append(len(conversations))
         return self.inner.generate(conversations, sampling)
 
 
 def score(model: HFModel, sequences: list[TrainingSequence]) -> torch.Tensor:
-    batch = collate(
-        sequences, model.processor.image_processor, model.pad_token_id, model.model.config.image_token_id
-    )
+    batch = collate(sequences, model.processor.image_processor, model.pad_token_id, model.model.config.image_token_id)
     with torch.no_grad():
         logprobs, _ = TokenLogprobs(model.model)(**batch.model_inputs)
     return logprobs
@@ -153,15 +149,11 @@ def test_image_question_query_builds_its_env(tmp_path) -> None:
     env.reset(seed=1)
     path = tmp_path / "picture.png"
     env.question.image.save(path)
-    query = Query(
-        image=str(path), question="What word?", answer=env.question.answer, region=env.question.region
-    )
+    query = Query(image=str(path), question="What word?", answer=env.question.answer, region=env.question.region)
     made = query.make_env()
     obs, _ = made.reset(seed=0)
     assert obs["instruction"] == "What word?" and obs["screenshot"].shape == (128, 128, 3)
-    _, reward, terminated, _, info = made.step(
-        {"action": "answer", "text": f" {env.question.answer.upper()}."}
-    )
+    _, reward, terminated, _, info = made.step({"action": "answer", "text": f" {env.question.answer.upper()}."})
     assert (reward, terminated, info["success"]) == (1.0, True, True)
     with pytest.raises(ValueError, match="either an env_id"):
         Query(env_id=CLICK, image=str(path), question="q", answer="a")
@@ -187,9 +179,7 @@ def test_rollouts_batch_every_live_episode_into_one_generate_per_turn(model: HFM
             assert turn.token_ids == step.generation.token_ids
             assert turn.prompt_ids == step.generation.prompt_token_ids
             assert len(turn.logprobs) == len(turn.token_ids)
-            assert len(turn.images) == sum(
-                ids == model.model.config.vision_start_token_id for ids in turn.prompt_ids
-            )
+            assert len(turn.images) == sum(ids == model.model.config.vision_start_token_id for ids in turn.prompt_ids)
 
 
 def test_same_seed_same_rollouts_and_query_seeds_ignore_batch_company(model: HFModel, envs: EnvPool) -> None:
@@ -213,9 +203,7 @@ def test_per_turn_sequences_mask_only_sampled_tokens_and_reproduce_their_logprob
     agent = Agent(model, max_steps=2, max_failures=2, role_prompt=ROLE, sampling=SAMPLING)
     records = collect_rollouts(agent, [Query(env_id=CLICK, seed=4)], 3, envs, sampling_seed=5)
     placeholders = [model.model.config.image_token_id, model.model.config.video_token_id]
-    sequences = [
-        s for i, r in enumerate(records) for s in per_turn_sequences(r, i) if scorable(s, placeholders)
-    ]
+    sequences = [s for i, r in enumerate(records) for s in per_turn_sequences(r, i) if scorable(s, placeholders)]
     turns = [t for r in records for t in r.turns]
     assert len(sequences) >= 2
     for sequence in sequences:
@@ -243,19 +231,16 @@ def test_zoom_episode_grows_one_sequence_with_the_turns_masked(model: HFModel, e
     grown = growing_sequence(record, end)
     assert episode_sequences(record, "auto", end) == [grown]
     assert grown.input_ids == second.prompt_ids + second.token_ids
-    assert (
-        second.prompt_ids[: len(first.prompt_ids) + len(first.token_ids)]
-        == first.prompt_ids + first.token_ids
-    )
+    assert second.prompt_ids[: len(first.prompt_ids) + len(first.token_ids)] == first.prompt_ids + first.token_ids
     spans = [(len(first.prompt_ids), len(first.token_ids)), (len(second.prompt_ids), len(second.token_ids))]
     expected = [0] * len(grown.input_ids)
     for start, count in spans:
         expected[start : start + count] = [1] * count
     assert grown.loss_mask == expected and grown.turns == 2
     assert len(grown.images) == 2  # the screenshot and the zoomed crop
-    assert model.tokenizer.decode(
-        [t for t, m in zip(grown.input_ids, grown.loss_mask, strict=True) if m]
-    ) == (record.trajectory.steps[0].text + "<|im_end|>" + record.trajectory.steps[1].text + "<|im_end|>")
+    assert model.tokenizer.decode([t for t, m in zip(grown.input_ids, grown.loss_mask, strict=True) if m]) == (
+        record.trajectory.steps[0].text + "<|im_end|>" + record.trajectory.steps[1].text + "<|im_end|>"
+    )
     per_turn = per_turn_sequences(record)
     assert len(per_turn) == 2
     # One forward pass over the grown sequence scores each turn exactly as its own prompt would.

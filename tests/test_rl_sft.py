@@ -135,9 +135,7 @@ def test_sqrt_normalised_loss_is_what_the_trainer_optimises(tiny_checkpoint: Pat
         batch = [draw.item for draw in family_batch(trainer)]
         lengths = {s.generated for s in batch}
         assert len(lengths) > 1  # a click answer and a zoom episode: sqrt-norm weighs them differently
-        inputs = collate(
-            batch, trainer.processor.image_processor, trainer.hf.pad_token_id, trainer.image_token
-        )
+        inputs = collate(batch, trainer.processor.image_processor, trainer.hf.pad_token_id, trainer.image_token)
         with torch.no_grad():
             logprobs, _ = TokenLogprobs(trainer.hf.model)(**inputs.model_inputs)
         expected = float(sft_loss(logprobs, inputs.loss_mask, "seq-sqrt-norm"))

@@ -923,6 +923,7 @@ TASKS: dict[str, type[DesktopTask]] = {
 }
 """Task name (``terminal-create-file``, ...) -> its class."""
 
+
 def desktop_tasks() -> list[str]:
     """Every desktop task name, sorted."""
     return sorted(TASKS)

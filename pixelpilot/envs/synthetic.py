@@ -72,9 +72,7 @@ class _ScreenEnv(gym.Env[dict[str, Any], str]):
 
     def __init__(self, size: tuple[int, int], render_mode: str | None = None) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}"
-            )
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.size = (int(size[0]), int(size[1]))
         width, height = self.size
         self.render_mode = render_mode

@@ -107,9 +107,7 @@ def save_checkpoint(
         hf_model.save_pretrained(staging / MODEL_DIR, state_dict=_strip(model_state, "model."))
         processor.save_pretrained(staging / MODEL_DIR)
         torch.save({"optimizer": optimizer_state, "scheduler": scheduler.state_dict()}, staging / OPTIMIZER)
-        (staging / TRAINER_STATE).write_text(
-            json.dumps({"step": step, **trainer_state}, indent=1), encoding="utf-8"
-        )
+        (staging / TRAINER_STATE).write_text(json.dumps({"step": step, **trainer_state}, indent=1), encoding="utf-8")
     barrier(ctx)
     torch.save(capture_rng(), staging / f"rng-rank{ctx.rank}.pt")
     barrier(ctx)

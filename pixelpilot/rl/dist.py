@@ -104,9 +104,7 @@ def resolve_strategy(strategy: Strategy, ctx: DistContext) -> Strategy:
     return "fsdp" if ctx.device.type == "cuda" else "ddp"
 
 
-def wrap(
-    module: nn.Module, decoder_layers: Sequence[nn.Module], strategy: Strategy, ctx: DistContext
-) -> nn.Module:
+def wrap(module: nn.Module, decoder_layers: Sequence[nn.Module], strategy: Strategy, ctx: DistContext) -> nn.Module:
     """DDP, or FSDP2 with one shard unit per decoder layer plus the root (embeddings, vision tower, head).
 
     Gradients are summed over ranks by scaling each rank's loss by the world size (both wrappers

@@ -59,9 +59,7 @@ class FilterResult(BaseModel):
     pass_rates: dict[Hashable, float]
 
 
-def filter_queries(
-    groups: Mapping[Hashable, Sequence[bool]], config: FilterConfig | None = None
-) -> FilterResult:
+def filter_queries(groups: Mapping[Hashable, Sequence[bool]], config: FilterConfig | None = None) -> FilterResult:
     """Split queries by their group's pass rate, keeping their order."""
     config = config or FilterConfig()
     rates = {query: pass_rate(outcomes) for query, outcomes in groups.items()}
@@ -155,9 +153,7 @@ class MixedTaskSampler(Generic[T]):
                 epoch, index = epoch + 1, 0
                 order = self._order(family, epoch)
             position = int(order[index])
-            drawn.append(
-                TaskDraw(family=family, index=position, epoch=epoch, item=self.families[family][position])
-            )
+            drawn.append(TaskDraw(family=family, index=position, epoch=epoch, item=self.families[family][position]))
             index += 1
         self.position[family] = (epoch, index)
         return drawn
@@ -191,6 +187,5 @@ class MixedTaskSampler(Generic[T]):
         self.batches = int(state["batches"])
         self.credit = {family: float(state["credit"][family]) for family in self.shares}
         self.position = {
-            family: (int(state["position"][family][0]), int(state["position"][family][1]))
-            for family in self.shares
+            family: (int(state["position"][family][0]), int(state["position"][family][1])) for family in self.shares
         }

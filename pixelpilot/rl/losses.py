@@ -43,12 +43,8 @@ class PolicyLossConfig(BaseModel):
     tau_pos: float = Field(1.0, gt=0.0, description="SAPO temperature for positive advantages")
     tau_neg: float = Field(1.05, gt=0.0, description="SAPO temperature for zero and negative advantages")
     clip_low: float = Field(0.2, ge=0.0, lt=1.0, description="GRPO: ratio floor 1 - clip_low")
-    clip_high: float = Field(
-        0.2, ge=0.0, description="GRPO: ratio ceiling 1 + clip_high (0.28 is DAPO's clip-higher)"
-    )
-    dual_clip: float | None = Field(
-        None, gt=1.0, description="GRPO: bound the loss of negative advantages at c·|A|"
-    )
+    clip_high: float = Field(0.2, ge=0.0, description="GRPO: ratio ceiling 1 + clip_high (0.28 is DAPO's clip-higher)")
+    dual_clip: float | None = Field(None, gt=1.0, description="GRPO: bound the loss of negative advantages at c·|A|")
     kl_coef: float = Field(0.0, ge=0.0, description="β of the k3 KL to the reference policy; 0 disables it")
     tis_cap: float | None = Field(
         2.0, gt=0.0, description="cap C of the truncated importance weight; None ignores rollout log-probs"
@@ -206,9 +202,7 @@ def policy_loss(
         # much of the gradient the soft gate let through.
         metrics["sapo_gate"] = _token_mean(4.0 * gate * (1.0 - gate), mask)
     else:
-        objective, was_clipped = grpo_objective(
-            ratio, adv, config.clip_low, config.clip_high, config.dual_clip
-        )
+        objective, was_clipped = grpo_objective(ratio, adv, config.clip_low, config.clip_high, config.dual_clip)
         metrics["clip_frac"] = _token_mean(was_clipped.float(), mask)
 
     if rollout_logprobs is not None and config.tis_cap is not None:

@@ -132,11 +132,7 @@ class TokenLogprobs(nn.Module):
         pixel_values: torch.Tensor | None = None,
         image_grid_thw: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        extra = (
-            {"pixel_values": pixel_values, "image_grid_thw": image_grid_thw}
-            if pixel_values is not None
-            else {}
-        )
+        extra = {"pixel_values": pixel_values, "image_grid_thw": image_grid_thw} if pixel_values is not None else {}
         hidden = self.model.model(
             input_ids=input_ids,
             attention_mask=attention_mask,

@@ -104,9 +104,7 @@ def growing_sequence(record: EpisodeRecord, end_token_id: int, episode: int = 0)
             previous = record.turns[index - 1]
             expected = previous.prompt_ids + _answered(previous, end_token_id)
             if turn.prompt_ids[: len(expected)] != expected:
-                raise NotAppendOnly(
-                    f"turn {index}'s prompt does not extend turn {index - 1}'s prompt and answer"
-                )
+                raise NotAppendOnly(f"turn {index}'s prompt does not extend turn {index - 1}'s prompt and answer")
         spans.append((len(turn.prompt_ids), len(turn.token_ids)))
         known &= len(turn.logprobs) == len(turn.token_ids)
     last = record.turns[-1]

@@ -47,9 +47,7 @@ class AccuracyConfig(BaseModel):
 def normalize_answer(text: str, drop_articles: bool = True) -> str:
     """Case, width, punctuation, articles and spacing removed: what exact match compares."""
     text = unicodedata.normalize("NFKC", text).casefold()
-    text = "".join(
-        " " if unicodedata.category(ch).startswith("P") or ch in string.punctuation else ch for ch in text
-    )
+    text = "".join(" " if unicodedata.category(ch).startswith("P") or ch in string.punctuation else ch for ch in text)
     if drop_articles:
         text = _ARTICLES.sub(" ", text)
     return " ".join(text.split())
@@ -164,6 +162,4 @@ class AccuracyReward(RewardComponent):
         if answer is None:
             return RewardScore(score=0.0, parts={"answered": 0.0}, info={"reason": "no answer"})
         correct, mode = check_answer(answer, record.reference, self.config)
-        return RewardScore(
-            score=float(correct), parts={"answered": 1.0}, info={"mode": mode, "answer": answer[:200]}
-        )
+        return RewardScore(score=float(correct), parts={"answered": 1.0}, info={"mode": mode, "answer": answer[:200]})

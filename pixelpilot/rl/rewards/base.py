@@ -54,16 +54,12 @@ class RolloutRecord(BaseModel):
         task: str | None = None,
     ) -> RolloutRecord:
         """The record of an agent's episode; the reference answer comes from the task data."""
-        observations = [
-            "\n".join(call.error or call.text for call in step.calls) for step in trajectory.steps
-        ]
+        observations = ["\n".join(call.error or call.text for call in step.calls) for step in trajectory.steps]
         return cls(
             instruction=trajectory.instruction,
             responses=[step.text for step in trajectory.steps],
             observations=observations,
-            tool_calls=[
-                call.call for step in trajectory.steps for call in step.calls if call.call is not None
-            ],
+            tool_calls=[call.call for step in trajectory.steps for call in step.calls if call.call is not None],
             success=trajectory.success,
             env_reward=trajectory.reward,
             reference=reference,

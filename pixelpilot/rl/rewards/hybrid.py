@@ -45,9 +45,7 @@ class HybridReward(RewardComponent):
                 raise ValueError(f"two components are named {component.name!r}; give one another name")
             missing = [need for need in component.requires if need not in names]
             if missing:
-                raise ValueError(
-                    f"{component.name!r} needs {missing} scored before it; reorder the components"
-                )
+                raise ValueError(f"{component.name!r} needs {missing} scored before it; reorder the components")
             names.add(component.name)
         self.components = list(components)
         self.name = name
@@ -101,9 +99,7 @@ def _judge(default: JudgeConfig, default_name: str) -> Builder:
     def build(config: dict[str, Any], name: str | None, judge: ChatModel | None) -> RewardComponent:
         if judge is None:
             raise ValueError("a judge component needs a judge model: pass judge=load_model(...)")
-        return JudgeReward(
-            judge, JudgeConfig(**{**default.model_dump(), **config}), name=name or default_name
-        )
+        return JudgeReward(judge, JudgeConfig(**{**default.model_dump(), **config}), name=name or default_name)
 
     return build
 

@@ -50,11 +50,7 @@ _SCORE_PATTERNS = (
     re.compile(r"<score>\s*" + _NUM + r"\s*</score>", re.IGNORECASE),
     re.compile(r"[\"']score[\"']\s*:\s*[\"']?" + _NUM, re.IGNORECASE),
     re.compile(
-        r"\b(?:score|rating|grade)\b\s*(?:is|of|=|:)?\s*(?:is\s*)?"
-        + _NUM
-        + r"(?:\s*(?:/|out of)\s*"
-        + _NUM
-        + r")?",
+        r"\b(?:score|rating|grade)\b\s*(?:is|of|=|:)?\s*(?:is\s*)?" + _NUM + r"(?:\s*(?:/|out of)\s*" + _NUM + r")?",
         re.IGNORECASE,
     ),
     re.compile(_NUM + r"\s*(?:/|out of)\s*" + _NUM, re.IGNORECASE),
@@ -142,9 +138,7 @@ class JudgeConfig(BaseModel):
     fallback: float = Field(0.0, ge=0.0, le=1.0)
     requires_answer: bool = False
     """Skip the judge (score 0) when the model gave no answer: nothing to grade, no call spent."""
-    max_chars: int = Field(
-        4000, ge=100, description="each field (answer, each turn) is cut to this many characters"
-    )
+    max_chars: int = Field(4000, ge=100, description="each field (answer, each turn) is cut to this many characters")
     sampling: SamplingParams = SamplingParams(temperature=0.0, max_new_tokens=512)
 
     @field_validator("template")
@@ -156,9 +150,7 @@ class JudgeConfig(BaseModel):
             raise ValueError(f"judge template is not a valid format string: {error}") from error
         unknown = names - TEMPLATE_FIELDS
         if unknown:
-            raise ValueError(
-                f"judge template uses unknown fields {sorted(unknown)}; known: {sorted(TEMPLATE_FIELDS)}"
-            )
+            raise ValueError(f"judge template uses unknown fields {sorted(unknown)}; known: {sorted(TEMPLATE_FIELDS)}")
         return template
 
     @model_validator(mode="after")
@@ -186,9 +178,7 @@ def render_prompt(record: RolloutRecord, config: JudgeConfig) -> str:
     answer = final_answer(record)
     fields = {
         "instruction": _cut(record.instruction, config.max_chars),
-        "reference": _cut(record.reference, config.max_chars)
-        if record.reference is not None
-        else "(none given)",
+        "reference": _cut(record.reference, config.max_chars) if record.reference is not None else "(none given)",
         "answer": _cut(answer, config.max_chars) if answer else "(no answer)",
         "transcript": transcript(record, config.max_chars),
         "tool_calls": str(len(record.tool_calls)),
@@ -208,9 +198,7 @@ class JudgeReward(RewardComponent):
         messages: Conversation = []
         if self.config.system:
             messages.append({"role": "system", "content": [{"type": "text", "text": self.config.system}]})
-        messages.append(
-            {"role": "user", "content": [{"type": "text", "text": render_prompt(record, self.config)}]}
-        )
+        messages.append({"role": "user", "content": [{"type": "text", "text": render_prompt(record, self.config)}]})
         return messages
 
     def score(self, record: RolloutRecord, earlier: Mapping[str, RewardScore] | None = None) -> RewardScore:
@@ -219,17 +207,11 @@ class JudgeReward(RewardComponent):
     def score_batch(
         self, records: Sequence[RolloutRecord], earlier: Sequence[Mapping[str, RewardScore]] | None = None
     ) -> list[RewardScore]:
-        asked = [
-            i for i, r in enumerate(records) if not (self.config.requires_answer and final_answer(r) is None)
-        ]
+        asked = [i for i, r in enumerate(records) if not (self.config.requires_answer and final_answer(r) is None)]
         replies = (
-            self.model.generate([self.conversation(records[i]) for i in asked], self.config.sampling)
-            if asked
-            else []
+            self.model.generate([self.conversation(records[i]) for i in asked], self.config.sampling) if asked else []
         )
-        results = [
-            RewardScore(score=0.0, parts={"parsed": 0.0}, info={"reason": "no answer"}) for _ in records
-        ]
+        results = [RewardScore(score=0.0, parts={"parsed": 0.0}, info={"reason": "no answer"}) for _ in records]
         for index, reply in zip(asked, replies, strict=True):
             results[index] = self._read(reply.text)
         return results
@@ -239,27 +221,19 @@ class JudgeReward(RewardComponent):
         raw = parse_judge_score(text, config.low, config.high)
         info = {"judge_text": valid_unicode(text)[:500], "raw_score": raw}
         if raw is None:
-            return RewardScore(
-                score=config.fallback, parts={"parsed": 0.0}, info={**info, "reason": "no score"}
-            )
-        return RewardScore(
-            score=(raw - config.low) / (config.high - config.low), parts={"parsed": 1.0}, info=info
-        )
+            return RewardScore(score=config.fallback, parts={"parsed": 0.0}, info={**info, "reason": "no score"})
+        return RewardScore(score=(raw - config.low) / (config.high - config.low), parts={"parsed": 1.0}, info=info)
 
 
 ANSWER_JUDGE = JudgeConfig(template=ANSWER_TEMPLATE, low=0.0, high=1.0, requires_answer=True)
 REASONING_JUDGE = JudgeConfig(template=REASONING_TEMPLATE, low=0.0, high=10.0)
 
 
-def answer_judge(
-    model: ChatModel, config: JudgeConfig | None = None, *, name: str = "answer_judge"
-) -> JudgeReward:
+def answer_judge(model: ChatModel, config: JudgeConfig | None = None, *, name: str = "answer_judge") -> JudgeReward:
     """Answer accuracy by a model, for answers no rule can check (free-form, paraphrases); 0/1 scale."""
     return JudgeReward(model, config or ANSWER_JUDGE, name=name)
 
 
-def reasoning_judge(
-    model: ChatModel, config: JudgeConfig | None = None, *, name: str = "reasoning"
-) -> JudgeReward:
+def reasoning_judge(model: ChatModel, config: JudgeConfig | None = None, *, name: str = "reasoning") -> JudgeReward:
     """Multi-turn reasoning quality by a model reading the whole transcript; 0–10 scale rescaled to [0, 1]."""
     return JudgeReward(model, config or REASONING_JUDGE, name=name)

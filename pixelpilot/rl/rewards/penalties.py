@@ -117,9 +117,7 @@ def format_problems(response: str, config: FormatConfig) -> list[str]:
     if config.think_opened_by_template:
         think_ok = opens == 0 and closes == 1
     else:
-        think_ok = opens == closes <= 1 and (
-            opens == 0 or response.find(THINK_OPEN) < response.find(THINK_CLOSE)
-        )
+        think_ok = opens == closes <= 1 and (opens == 0 or response.find(THINK_OPEN) < response.find(THINK_CLOSE))
     if not think_ok:
         problems.append("think_tags")
     if response.count(TOOL_CALL_OPEN) != response.count(TOOL_CALL_CLOSE):

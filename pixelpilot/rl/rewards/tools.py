@@ -82,9 +82,7 @@ class ToolCallReward(RewardComponent):
         if source is None:
             return bool(record.success)
         if source not in earlier:
-            raise ValueError(
-                f"{self.name!r} needs the score of {source!r}; put it before this component in the hybrid"
-            )
+            raise ValueError(f"{self.name!r} needs the score of {source!r}; put it before this component in the hybrid")
         return earlier[source].score >= self.config.correct_threshold
 
     def score(self, record: RolloutRecord, earlier: Mapping[str, RewardScore] | None = None) -> RewardScore:
