@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterable
 from pathlib import Path
@@ -95,3 +96,7 @@ def biased_head(backend: Any) -> dict[str, Any]:
         lm_head[token] = 0.0
         lm_head[token, column] = 40.0 * sign
     return {**state, norm: gain, head: lm_head}
+
+
+ORACLE_SEEDS = range(int(os.environ.get("PIXELPILOT_ORACLE_SEEDS", "3")))
+"""Seeds each task's oracle is played on: 3 by default, more with ``PIXELPILOT_ORACLE_SEEDS`` for a full sweep."""

@@ -1,5 +1,6 @@
 """The simulated phone's task suite: registration, seeded worlds, checks that refuse wrong outcomes, and
-every oracle solving its task on seeds 0-4 through ``env.step`` with the raw tool-call text."""
+every oracle solving its task on seeds 0-2 (``PIXELPILOT_ORACLE_SEEDS`` for more) through ``env.step`` with the
+raw tool-call text."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 
 import gymnasium as gym
 import pytest
+from support import ORACLE_SEEDS
 
 from pixelpilot.envs.actions import MobileAction, parse_action
 from pixelpilot.envs.android import android_task, android_tasks, env_id, random_world, register_android_envs
@@ -17,7 +19,7 @@ from pixelpilot.envs.android.oracle import PhoneScreen
 from pixelpilot.envs.android.tasks import SUITE, names_date, times_in
 from pixelpilot.envs.registration import registered_envs
 
-SEEDS = range(5)
+SEEDS = ORACLE_SEEDS
 MAX_STEPS = 30
 OPTIONS = {"device_scale_factor": 1.0}
 """Oracles read the layout, not pixels; 360x780 screenshots keep the sweep short (grid points are the same)."""

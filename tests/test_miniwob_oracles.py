@@ -1,4 +1,5 @@
-"""Every MiniWoB++ oracle solves its task on seeds 0-4 through the agent's own path.
+"""Every MiniWoB++ oracle solves its task through the agent's own path, on seeds 0-2
+(``PIXELPILOT_ORACLE_SEEDS=20 python -m pytest ...`` sweeps more).
 
 Each yielded text goes to ``env.step`` as raw model text (parsed by ``parse_action``), so a pass
 checks the oracle, the tool-call format, the coordinate grid and the real browser actions at once.
@@ -10,12 +11,12 @@ from collections.abc import Iterator
 
 import gymnasium as gym
 import pytest
-from support import solve_with_oracle
+from support import ORACLE_SEEDS, solve_with_oracle
 
 import pixelpilot  # noqa: F401  (registers the environment ids)
 from pixelpilot.envs.miniwob_oracles import ORACLES
 
-SEEDS = range(5)
+SEEDS = ORACLE_SEEDS
 MAX_STEPS = 40
 
 
