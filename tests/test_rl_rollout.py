@@ -24,7 +24,7 @@ from pixelpilot.model.base import ChatModel, Conversation, Generation
 from pixelpilot.model.hf import HFModel
 from pixelpilot.rl.demos import oracle_demonstrations, record_texts
 from pixelpilot.rl.policy import TokenLogprobs, collate, scorable
-from pixelpilot.rl.rollout import EnvPool, EpisodeRecord, Query, collect_rollouts
+from pixelpilot.rl.rollout import EnvPool, EpisodeRecord, Query, collect_rollouts, evaluate
 from pixelpilot.rl.sequences import (
     NotAppendOnly,
     TrainingSequence,
@@ -270,3 +270,15 @@ def test_trimmed_history_gives_one_sequence_per_turn(model: HFModel, envs: EnvPo
     assert [s.input_ids for s in sequences] == [t.prompt_ids + t.token_ids for t in record.turns]
     with pytest.raises(NotAppendOnly):
         episode_sequences(record, "growing", end)
+
+
+def test_evaluate_plays_long_query_lists_a_batch_at_a_time(model: HFModel, envs: EnvPool) -> None:
+    agent = Agent(model, max_steps=1, role_prompt=ROLE, sampling=SAMPLING)
+    queries = [Query(env_id=CLICK, seed=s, family="click") for s in range(5)]
+    result = evaluate(agent, queries, envs, batch_size=2)
+    assert result.episodes == 5 and result.per_family.keys() == {"click"}
+    # Two environments served all five episodes.
+    assert sum(len(idle) for idle in envs._idle.values()) == 2
+    assert evaluate(agent, queries, envs, batch_size=2) == result
+    with pytest.raises(ValueError, match="batch_size"):
+        evaluate(agent, queries, envs, batch_size=0)

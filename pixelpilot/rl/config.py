@@ -162,6 +162,8 @@ class EvalConfig(_Section):
     every: int = Field(0, ge=0)
     sampling: SamplingParams = Field(default_factory=_training_sampling)
     seed: int = 12345
+    batch_size: int = Field(64, ge=1)
+    """Episodes played at once per process, each with a live environment (a browser for web tasks)."""
 
 
 class _Run(_Section):

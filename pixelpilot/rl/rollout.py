@@ -368,10 +368,23 @@ def evaluate(
     *,
     sampling: SamplingParams | None = None,
     sampling_seed: int | None = 0,
+    batch_size: int | None = None,
 ) -> EvalResult:
-    """Play each query once and count successes (the environment's verdict)."""
+    """Play each query once and count successes (the environment's verdict).
+
+    ``batch_size`` queries play at once (all of them when None): each needs a live environment,
+    so a long list of browser tasks is best played a few dozen at a time. Batch ``b`` samples with
+    seed ``sampling_seed + b``.
+    """
+    if batch_size is not None and batch_size < 1:
+        raise ValueError("batch_size must be >= 1")
     queries = list(queries)
-    records = collect_rollouts(agent, queries, 1, envs, sampling=sampling, sampling_seed=sampling_seed)
+    size = batch_size or max(1, len(queries))
+    records = []
+    for b, start in enumerate(range(0, len(queries), size)):
+        seed = None if sampling_seed is None else sampling_seed + b
+        batch = queries[start : start + size]
+        records += collect_rollouts(agent, batch, 1, envs, sampling=sampling, sampling_seed=seed)
     families: dict[str, list[bool]] = {}
     for record in records:
         families.setdefault(record.query.family or record.query.env_id or "questions", []).append(record.success)

@@ -334,7 +334,9 @@ class Trainer(Generic[RunConfig]):
         mine = [query for _, query in shard(queries, self.ctx)]
         agent = self.agent(self.config.agent, config.sampling)
         seed = mix_seed(config.seed, self.ctx.rank)
-        result = evaluate(agent, mine, self.envs, sampling=config.sampling, sampling_seed=seed)
+        result = evaluate(
+            agent, mine, self.envs, sampling=config.sampling, sampling_seed=seed, batch_size=config.batch_size
+        )
         totals = all_reduce({"episodes": result.episodes, "successes": result.successes}, self.ctx)
         return {
             "eval_success_rate": totals["successes"] / max(1.0, totals["episodes"]),
