@@ -1,4 +1,5 @@
-"""The browser behind a web environment: one Chromium per environment, a page per episode.
+"""The browser behind a web environment: one Chromium per environment, a context per episode whose
+pages (popups, new tabs) are followed as a user follows tabs.
 
 Playwright's sync API allows one driver per thread, so environments living in the same thread
 share a reference-counted driver while each launches and owns its own Chromium process; nothing
@@ -17,16 +18,27 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import sync_playwright
 
 from pixelpilot.errors import EnvError
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Request, Route, WebSocketRoute
+    from playwright.sync_api import (
+        Browser,
+        BrowserContext,
+        CDPSession,
+        Page,
+        Playwright,
+        Request,
+        Route,
+        ViewportSize,
+        WebSocketRoute,
+    )
 
 CHROMIUM_PATH = "/usr/bin/chromium"
 CHROMIUM_ARGS = (
@@ -162,6 +174,13 @@ class PageActivity:
         page.on("requestfailed", self._on_done)
         page.on("framenavigated", self._on_navigated)
 
+    def detach(self) -> None:
+        """Stop watching the page (it went to the background or closed), so listeners never pile up on it."""
+        self.page.remove_listener("request", self._on_request)
+        self.page.remove_listener("requestfinished", self._on_done)
+        self.page.remove_listener("requestfailed", self._on_done)
+        self.page.remove_listener("framenavigated", self._on_navigated)
+
     def _on_request(self, request: Request) -> None:
         if request.resource_type in _IGNORED_RESOURCE_TYPES:
             return
@@ -206,6 +225,16 @@ class PageActivity:
             # Responses have arrived; one frame later their handlers have run and painted.
             self._flush(NEXT_FRAME_JS)
         return True
+
+    def settle_new(self, timeout_s: float) -> bool:
+        """Settle a page met mid-load (a popup, a new tab): the requests it started before this watch began
+        are unknown, so wait (at most timeout_s) for its ``load`` event, then as ``settle`` does."""
+        deadline = time.monotonic() + timeout_s
+        try:
+            self.page.wait_for_load_state("load", timeout=max(timeout_s, 0.001) * 1000)
+        except PlaywrightTimeoutError:
+            return False
+        return self.settle(max(deadline - time.monotonic(), 0.0))
 
     def _flush(self, script: str) -> bool:
         """Run a settling script; True when the page asked for a navigation that has not committed yet."""
@@ -283,8 +312,166 @@ def live_processes(pid: int, marker: str) -> list[int]:
     return found
 
 
+MAX_PAGES = 8
+"""Pages an episode keeps open; past it the oldest background pages are closed, so that a page spamming
+``window.open`` cannot exhaust memory."""
+_RECHECK_S = 0.05
+"""While a page Chromium created is still unreported, how often to check that Chromium has not dropped it
+(a popup closed at once is never reported); its report ends the wait at once."""
+
+
+class Tabs:
+    """The pages of one episode's context as a user sees a browser's tabs: the newest page is in front.
+
+    Playwright reports a new page (``window.open``, a ``target=_blank`` link or form, a middle click) only
+    once it has set it up, often after the action that opened it has settled. Chromium's
+    ``Target.targetCreated``, which arrives while the action still runs, says that one is coming (see
+    ``expect``), so ``follow`` waits for it; a step that opens no page never waits. The page in front
+    changes only in ``follow``, which runs while a step settles: an action always goes to the page whose
+    screenshot the agent saw.
+    """
+
+    def __init__(
+        self, context: BrowserContext, viewport: tuple[int, int], policy: OriginPolicy, max_pages: int = MAX_PAGES
+    ) -> None:
+        self._context = context
+        self._viewport: ViewportSize = {"width": viewport[0], "height": viewport[1]}
+        self._policy = policy
+        self.max_pages = max_pages
+        self._pages: list[Page] = []
+        """Pages that came to the front, oldest first; the last one is in front."""
+        self._arrived: list[Page] = []
+        """Pages Playwright reported that have not come to the front yet."""
+        self._targets: set[str] = set()
+        """Ids of the context's live page targets, as Chromium reports them (see ``expect`` and ``forget``)."""
+        self._silent = 0
+        """Targets still unreported when a step's settle time ran out: later steps do not wait for them."""
+        self._crashed: list[Page] = []
+        self.opened: list[str] = []
+        """URLs of the pages that came to the front since the list was last cleared."""
+        self.closed: list[str] = []
+        """URLs of the pages that closed since the list was last cleared: by themselves, crashed behind the
+        one in front, or closed to keep ``max_pages``."""
+        context.on("page", self._on_page)
+
+    def open_first(self) -> Page:
+        """The episode's own first page (not reported as opened)."""
+        page = self._context.new_page()
+        self._arrived = [other for other in self._arrived if other is not page]
+        if page not in self._pages:
+            self._pages.append(page)
+        return page
+
+    @property
+    def current(self) -> Page | None:
+        return self._pages[-1] if self._pages else None
+
+    @property
+    def pages(self) -> tuple[Page, ...]:
+        """The pages that came to the front and are still listed, oldest first (the last is in front)."""
+        return tuple(self._pages)
+
+    @property
+    def count(self) -> int:
+        """Open pages, including those not in front yet."""
+        return sum(not page.is_closed() for page in (*self._pages, *self._arrived))
+
+    @property
+    def healthy(self) -> bool:
+        """Whether the page in front is neither closed nor crashed (pages behind it do not count)."""
+        page = self.current
+        return page is not None and not page.is_closed() and page not in self._crashed
+
+    def expect(self, target_id: str) -> None:
+        """Chromium created a page target: Playwright will report its page."""
+        self._targets.add(target_id)
+
+    def forget(self, target_id: str) -> None:
+        """Chromium destroyed a page target (closed, or dropped before Playwright reported it)."""
+        self._targets.discard(target_id)
+
+    def _unreported(self) -> int:
+        """Pages Chromium created that Playwright has not reported yet (and that a step still waits for)."""
+        missing = len(self._targets) - len(self._context.pages)
+        self._silent = min(self._silent, max(missing, 0))
+        return missing - self._silent
+
+    def _on_page(self, page: Page) -> None:
+        if page in self._pages or page in self._arrived:
+            return
+        page.on("crash", self._on_crash)
+        self._arrived.append(page)
+        self._trim()
+
+    def _on_crash(self, page: Page) -> None:
+        self._crashed.append(page)
+
+    def follow(self, deadline: float) -> None:
+        """Bring the tabs up to date after an action: wait (until deadline) for the pages it opened, drop the
+        pages that closed or crashed behind the one in front, and put the newest page in front."""
+        while (unreported := self._unreported()) > 0:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._silent += unreported  # reported later, they still come to the front
+                break
+            with suppress(PlaywrightTimeoutError):
+                self._context.wait_for_event("page", timeout=min(remaining, _RECHECK_S) * 1000)
+        front = self.current
+        gone = [page for page in self._pages if page.is_closed() or (page in self._crashed and page is not front)]
+        arrived, self._arrived = [page for page in self._arrived if not page.is_closed()], []
+        if len(gone) == len(self._pages) and not arrived:
+            return  # the last page closed or crashed: it stays in front, unhealthy, until the next episode
+        for page in gone:
+            self._pages.remove(page)
+            self._close(page)
+        for page in arrived:
+            if self._blocked(page):
+                self._close(page, report=False)  # its URL is in the blocked requests
+                continue
+            if page.viewport_size != self._viewport:  # window.open(url, name, "width=...,height=...")
+                page.set_viewport_size(self._viewport)
+            self._pages.append(page)
+            self.opened.append(page.url)
+        self._trim()
+
+    def _blocked(self, page: Page) -> bool:
+        """Whether the page shows Chromium's error page because the allow-list refused its document."""
+        if self._policy.allow_all or not page.url.startswith("chrome-error:"):
+            return False
+        try:
+            session: CDPSession = self._context.new_cdp_session(page)
+            history = session.send("Page.getNavigationHistory")
+            session.detach()
+        except PlaywrightError:
+            return False  # it closed meanwhile; the next follow drops it
+        return not self._policy.allows(history["entries"][history["currentIndex"]]["url"])
+
+    def _trim(self) -> None:
+        """Close the oldest pages behind the one in front while more than ``max_pages`` are open."""
+        front = self.current
+        listed = [page for page in (*self._pages, *self._arrived) if not page.is_closed()]
+        excess = len(listed) - self.max_pages
+        for page in listed:
+            if excess <= 0:
+                break
+            if page is front:
+                continue
+            if page in self._pages:
+                self._pages.remove(page)
+            else:
+                self._arrived.remove(page)
+            self._close(page)
+            excess -= 1
+
+    def _close(self, page: Page, *, report: bool = True) -> None:
+        if report:
+            self.closed.append(page.url)
+        with suppress(PlaywrightError):
+            page.close()
+
+
 class BrowserSession:
-    """One Chromium process, launched on demand, with a fresh context (and page) per episode."""
+    """One Chromium process, launched on demand, with a fresh context (and its ``Tabs``) per episode."""
 
     def __init__(
         self,
@@ -307,13 +494,23 @@ class BrowserSession:
         self._driver: Playwright | None = None
         self._browser: Browser | None = None
         self._context: BrowserContext | None = None
-        self._page: Page | None = None
+        self._tabs: Tabs | None = None
         self._settings: tuple[object, ...] = ()
-        self._crashed = False
 
     @property
     def page(self) -> Page | None:
-        return self._page
+        """The page in front (see ``Tabs``)."""
+        return self._tabs.current if self._tabs is not None else None
+
+    @property
+    def pages(self) -> tuple[Page, ...]:
+        """The episode's pages that came to the front, oldest first; the last one is in front."""
+        return self._tabs.pages if self._tabs is not None else ()
+
+    @property
+    def page_count(self) -> int:
+        """Open pages of the episode, including those not in front yet."""
+        return self._tabs.count if self._tabs is not None else 0
 
     @property
     def alive(self) -> bool:
@@ -322,8 +519,8 @@ class BrowserSession:
 
     @property
     def healthy(self) -> bool:
-        """Whether the browser is up and the current page neither closed nor crashed."""
-        return self.alive and self._page is not None and not self._page.is_closed() and not self._crashed
+        """Whether the browser is up and the page in front neither closed nor crashed."""
+        return self.alive and self._tabs is not None and self._tabs.healthy
 
     @property
     def marker(self) -> str:
@@ -361,26 +558,45 @@ class BrowserSession:
                 args=[*CHROMIUM_ARGS, *self.extra_args, f"{MARKER_SWITCH}={self._marker}"],
                 env={**os.environ, MARKER_ENV: self._marker},
             )
+            self._pid = self._find_pid()
+            self._watch_targets(self._browser)
         except PlaywrightError as error:
-            self._driver = None
-            _Driver.release()
+            self.close()
             raise EnvError(
                 f"could not launch Chromium ({self.executable_path or 'Playwright build'}): {error}"
             ) from None
-        self._pid = self._find_pid()
+
+    def _watch_targets(self, browser: Browser) -> None:
+        """Hear of each page Chromium creates as soon as it does, before Playwright reports it (see ``Tabs``)."""
+        targets = browser.new_browser_cdp_session()
+        targets.on("Target.targetCreated", self._on_target_created)
+        targets.on("Target.targetDestroyed", self._on_target_destroyed)
+        targets.send("Target.setDiscoverTargets", {"discover": True, "filter": [{"type": "page"}]})
+
+    def _on_target_created(self, event: dict[str, Any]) -> None:
+        target = event["targetInfo"]
+        # A subtype (e.g. a prerendered page) is a page Playwright never reports.
+        if self._tabs is not None and target["type"] == "page" and not target.get("subtype"):
+            self._tabs.expect(target["targetId"])
+
+    def _on_target_destroyed(self, event: dict[str, Any]) -> None:
+        if self._tabs is not None:
+            self._tabs.forget(event["targetId"])
 
     def new_page(
         self, viewport: tuple[int, int], device_scale_factor: float, policy: OriginPolicy, *, fresh: bool = True
     ) -> Page:
         """The page for a new episode: in a clean context (no cookies, storage or pages carry over) when
-        fresh, else the current page when its settings match, its pointer moved back to the corner."""
+        fresh, else the current page when its settings match and no other page is open, its pointer moved
+        back to the corner."""
         self.start()
         assert self._browser is not None
         settings = (tuple(viewport), device_scale_factor, policy.blocked.pattern, policy.allow_all)
-        if not fresh and self.healthy and settings == self._settings:
-            assert self._page is not None
-            self._page.mouse.move(0, 0)
-            return self._page
+        if not fresh and self.healthy and settings == self._settings and self.page_count == 1:
+            page = self.page
+            assert page is not None
+            page.mouse.move(0, 0)
+            return page
         self._close_context()
         width, height = viewport
         context = self._browser.new_context(
@@ -395,12 +611,21 @@ class BrowserSession:
             context.route(policy.blocked, self._block)
             context.route_web_socket(policy.blocked, self._refuse_socket)
         self._context, self._settings = context, settings
-        self._page = context.new_page()
-        self._page.on("crash", self._on_crash)
-        return self._page
+        self._tabs = Tabs(context, viewport, policy)
+        return self._tabs.open_first()
 
-    def _on_crash(self, page: Page) -> None:
-        self._crashed = True
+    def follow_pages(self, deadline: float) -> None:
+        """Put the page a user would now see in front (see ``Tabs.follow``)."""
+        if self._tabs is not None:
+            self._tabs.follow(deadline)
+
+    def page_changes(self) -> tuple[list[str], list[str]]:
+        """URLs of the pages opened and closed since the last call."""
+        if self._tabs is None:
+            return [], []
+        opened, closed = self._tabs.opened, self._tabs.closed
+        self._tabs.opened, self._tabs.closed = [], []
+        return opened, closed
 
     def _block(self, route: Route) -> None:
         self.blocked.append(route.request.url)
@@ -411,8 +636,7 @@ class BrowserSession:
         socket.close(code=1008, reason="origin not allowed")
 
     def _close_context(self) -> None:
-        context, self._context, self._page = self._context, None, None
-        self._crashed = False
+        context, self._context, self._tabs = self._context, None, None
         if context is not None and self.alive:
             with suppress(PlaywrightError):
                 context.close()

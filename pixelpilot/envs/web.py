@@ -10,6 +10,7 @@ as ``info["action_error"]`` so the agent can show them to the model.
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Sequence
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
@@ -85,6 +86,11 @@ class WebEnv(ScreenEnv[WebTask, ComputerAction]):
     launched by the first ``reset`` (one per environment) and relaunched by a ``reset`` after it
     died; like Playwright's sync API it then belongs to that thread. Scroll ``pixels`` are CSS
     pixels of the page (screen pixels at device scale 1).
+
+    Pages behave as a browser's tabs: a page the episode opens (a popup, a ``target=_blank`` link)
+    comes to the front once the step that opened it settles, and when the page in front closes the
+    one behind it comes back. The step says so in ``info["page_opened"]`` / ``info["page_closed"]``
+    (URLs); at most ``browser.MAX_PAGES`` stay open.
     """
 
     gui_tool = "computer_use"
@@ -125,7 +131,7 @@ class WebEnv(ScreenEnv[WebTask, ComputerAction]):
 
     @property
     def page(self) -> Page:
-        """The Playwright page of the current episode."""
+        """The Playwright page in front: the one the last observation shows and the next action goes to."""
         page = self._session.page
         if page is None:
             raise gym.error.ResetNeeded("no page yet: call reset() first")
@@ -179,13 +185,25 @@ class WebEnv(ScreenEnv[WebTask, ComputerAction]):
             page = self._session.new_page(
                 self.viewport, self.device_scale_factor, self.policy, fresh=self.task.fresh_context
             )
-            if self._activity is None or self._activity.page is not page:
-                self._activity = PageActivity(page)
+            self._session.page_changes()  # an episode reports only its own pages
+            self._watch(page)
+            assert self._activity is not None
             self._activity.mark()
             instruction = retry_transient(lambda: self.task.setup(page, seed), page)
         with timed(timings, "settle"):
+            deadline = time.monotonic() + self.settle_timeout_s
             self._activity.settle(self.settle_timeout_s)
+            self._follow_pages(deadline)
         return str(instruction)
+
+    def _watch(self, page: Page) -> None:
+        """Attribute what happens from now on to page (the one in front)."""
+        if self._activity is not None and self._activity.page is page:
+            return
+        if self._activity is not None:
+            with suppress(PlaywrightError):
+                self._activity.detach()
+        self._activity = PageActivity(page)
 
     # -- the phases of a step ----------------------------------------------------------------------
 
@@ -196,7 +214,17 @@ class WebEnv(ScreenEnv[WebTask, ComputerAction]):
         return keys
 
     def _perform(self, action: ComputerAction, keys: list[str]) -> None:
-        page, mouse = self.page, self.page.mouse
+        page = self.page
+        try:
+            self._input(page, action, keys)
+        except PlaywrightError:
+            # The page closed under the action (window.close() in a handler of it, or just before it): no
+            # mistake of the model's; settling brings the page behind to the front and info reports it.
+            if not page.is_closed() or self._session.page_count == 0:
+                raise
+
+    def _input(self, page: Page, action: ComputerAction, keys: list[str]) -> None:
+        mouse = page.mouse
         name = action.action
         if action.coordinate is not None and name not in ("wait", "terminate", "answer", "type", "key"):
             target = self._to_css(action.coordinate)
@@ -235,11 +263,37 @@ class WebEnv(ScreenEnv[WebTask, ComputerAction]):
 
     def _settle(self, action: ComputerAction) -> None:
         assert self._activity is not None
-        if action.action in ("scroll", "hscroll"):
-            # Wheel events scroll asynchronously; one frame later the new position is on screen.
-            self.page.evaluate(NEXT_FRAME_JS)
-        self._activity.settle(self.settle_timeout_s)
+        deadline = time.monotonic() + self.settle_timeout_s
+        page = self._activity.page
+        try:
+            if action.action in ("scroll", "hscroll"):
+                # Wheel events scroll asynchronously; one frame later the new position is on screen.
+                page.evaluate(NEXT_FRAME_JS)
+            self._activity.settle(self.settle_timeout_s)
+        except PlaywrightError:
+            if not page.is_closed():
+                raise
+            # The action closed the page (window.close()): the page behind it comes to the front.
+        self._follow_pages(deadline)
         self._activity.mark()
+
+    def _follow_pages(self, deadline: float) -> None:
+        """Bring to the front the page a browser's user would now see, and settle it (its load, if new)."""
+        assert self._activity is not None
+        while True:
+            self._session.follow_pages(deadline)
+            page = self.page
+            if page is self._activity.page:
+                return
+            self._watch(page)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return  # the settle time is spent: the page is shown as it is
+            try:
+                self._activity.settle_new(remaining)
+            except PlaywrightError:
+                if not page.is_closed():  # else it closed while loading: the next round shows the one behind
+                    raise
 
     def _observe(self) -> Observation:
         page = self.page
@@ -264,11 +318,13 @@ class WebEnv(ScreenEnv[WebTask, ComputerAction]):
         return self._session.healthy
 
     def _extra_info(self) -> dict[str, Any]:
-        return {"blocked_requests": self._drain_blocked()}
+        opened, closed = self._session.page_changes()
+        return {"blocked_requests": self._drain_blocked(), "page_opened": opened, "page_closed": closed}
 
     def _rejected(self, message: str) -> Step:
         observation, reward, terminated, truncated, info = super()._rejected(message)
-        info["blocked_requests"] = []  # requests blocked meanwhile are reported by the next step that acts
+        # What happened meanwhile (requests blocked, pages opened or closed) is reported by the next step that acts.
+        info.update(blocked_requests=[], page_opened=[], page_closed=[])
         return observation, reward, terminated, truncated, info
 
     def _broken(self, error: BaseException, timings: dict[str, float], info: dict[str, Any]) -> Step:

@@ -134,7 +134,19 @@ class GUITool(Tool):
         if error:
             return ToolResult(error=error, data=data)
         screenshot = Image.fromarray(observation["screenshot"])
-        return ToolResult(text=f"{action.action} done.", images=(screenshot,), data={**data, "action": action})
+        return ToolResult(text=_done(action, info), images=(screenshot,), data={**data, "action": action})
+
+
+def _done(action: Action, info: dict[str, Any]) -> str:
+    """What the model reads besides the screenshot: the action, and tabs that opened or closed (which a
+    screenshot alone does not tell apart from the page changing)."""
+    text = f"{action.action} done."
+    opened, closed = info.get("page_opened") or [], info.get("page_closed") or []
+    if closed:
+        text += f" Closed: {', '.join(closed)}."
+    if opened:
+        text += f" A new page opened in front: {opened[-1]}."
+    return text
 
 
 class ComputerUseTool(GUITool):
