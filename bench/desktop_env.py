@@ -5,8 +5,9 @@ Per episode of the sign-up form, interleaved so that all sides see the same mach
   type:   typing TEXT (upper case and a shifted symbol among it) into the focused name entry;
   key:    one BackSpace, len(TEXT) times, which deletes what was typed.
 Each action is done three ways:
-  pixelpilot:   ``env.step`` (parse, XTEST input, wait until the screen is quiet, screenshot, read the app's
-                state); its ``action`` phase alone is the input itself;
+  pixelpilot:   ``env.step`` (parse, XTEST input, wait until nothing has been drawn for ``settle_quiet_s`` as
+                X DAMAGE reports it, one screenshot, read the app's state); its ``action`` phase alone is the
+                input itself, its ``settle`` phase the wait and the screenshot;
   raw XTEST:    the same input as python-xlib XTEST requests, then one mss grab decoded to a numpy RGB array
                 (no settling: the program may not have redrawn yet);
   raw xdotool:  the same with one xdotool process instead (``mousemove X Y click 1``, ``type``, ``key``), how
@@ -130,11 +131,12 @@ class RawInput:
 
 
 class Recorder:
-    """Step times by action and side, and pixelpilot's phases by action."""
+    """Step times by action and side, pixelpilot's phases by action, and how its steps settled."""
 
     def __init__(self) -> None:
         self.times: Samples = {action: {side: [] for side in SIDES} for action in ACTIONS}
         self.phases: dict[str, dict[str, list[float]]] = {action: {} for action in ACTIONS}
+        self.settle = ""
 
     def step(self, env: DesktopEnv, action: str, arguments: dict[str, object]) -> None:
         start = time.perf_counter()
@@ -157,6 +159,7 @@ def single(runs: int) -> tuple[Recorder, list[float]]:
     env = gym.make(env_id(TASK)).unwrapped
     try:
         env.reset(seed=0)  # starts the X server: not counted
+        record.settle = f"settled by {env.settle_method}, quiet window {env.settle_quiet_s * 1e3:g} ms"
         raw = RawInput(env)
         for i in range(runs):
             start = time.perf_counter()
@@ -250,7 +253,10 @@ def main() -> None:
     table.add_row("reset", _cell(resets), "", "", "", str(len(resets)))
     console.print(table)
 
-    breakdown = Table(title="Where a pixelpilot step goes (ms, median)")
+    breakdown = Table(
+        title="Where a pixelpilot step goes (ms, median)",
+        caption=f"Steps {record.settle}; settle includes the one screenshot.",
+    )
     names = list(phases["click"])
     for column in ("action", *names):
         breakdown.add_column(column, justify="right")

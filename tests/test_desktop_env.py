@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,12 +18,13 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 from pydantic import PrivateAttr
+from Xlib import display as xlib_display
 
 from pixelpilot.envs.actions import ComputerAction
 from pixelpilot.envs.desktop import AppHandle, Desktop, DesktopEnv
 from pixelpilot.envs.desktop_tasks import DesktopTask, register_desktop_envs
 from pixelpilot.envs.tasks import TaskStatus
-from pixelpilot.envs.xserver import XServer, marked_processes
+from pixelpilot.envs.xserver import DamageWatch, XDisplay, XServer, marked_processes
 from pixelpilot.errors import EnvError
 
 
@@ -42,6 +46,81 @@ class RecorderTask(DesktopTask):
     def app(self) -> AppHandle:
         assert self._app is not None
         return self._app
+
+
+ANIMATOR = """
+import json, sys, tkinter as tk
+root = tk.Tk()
+root.geometry("240x160+200+150")
+canvas = tk.Canvas(root, width=240, height=160, background="#000000", highlightthickness=0)
+canvas.pack()
+FRAMES = [f"#{v:02x}{v:02x}00" for v in range(40, 240, 20)] + ["#00c800"]
+def frame(i):
+    canvas.configure(background=FRAMES[i])
+    if i + 1 < len(FRAMES):
+        root.after(30, frame, i + 1)
+canvas.bind("<ButtonPress-1>", lambda event: root.after(40, frame, 0))
+root.wait_visibility(canvas)
+rect = [canvas.winfo_rootx(), canvas.winfo_rooty(), canvas.winfo_width(), canvas.winfo_height()]
+with open(sys.argv[1] + ".part", "w") as out:
+    json.dump(rect, out)
+import os; os.replace(sys.argv[1] + ".part", sys.argv[1])
+root.mainloop()
+"""
+"""A program that answers a click late (40 ms) and then keeps drawing: eleven frames 30 ms apart, the last green."""
+
+FINAL_COLOUR = (0, 200, 0)
+
+
+class AnimatorTask(DesktopTask):
+    """Shows ANIMATOR's canvas; never done (the tests read the screen, not a verdict)."""
+
+    name: str = "animator"
+    _canvas: tuple[int, int, int, int] | None = PrivateAttr(default=None)
+
+    def setup(self, desktop: Desktop, seed: int) -> str:
+        script, ready = desktop.root / "animator.py", desktop.root / "animator.json"
+        script.write_text(ANIMATOR)
+        process = desktop.launch([sys.executable, str(script), str(ready)])
+        deadline = time.monotonic() + 20
+        while not ready.exists():
+            assert process.poll() is None and time.monotonic() < deadline, "the animator did not start"
+            time.sleep(0.02)
+        x, y, width, height = json.loads(ready.read_text())
+        self._canvas = (x, y, width, height)
+        return "Click the canvas."
+
+    def validate(self, desktop: Desktop) -> TaskStatus:
+        return TaskStatus(0.0, False, "")
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        assert self._canvas is not None
+        x, y, width, height = self._canvas
+        return x + width / 2, y + height / 2
+
+
+class Painter(threading.Thread):
+    """Fills a corner of a display's root window with a new colour every gap_s, frames times or until stopped."""
+
+    def __init__(self, display: XDisplay, frames: int | None, gap_s: float = 0.02) -> None:
+        super().__init__(daemon=True)
+        self.frames, self.gap_s, self.drawn = frames, gap_s, 0
+        self.first, self.stop = threading.Event(), threading.Event()
+        with display.authorized():
+            self._connection = xlib_display.Display(display.name)
+
+    def run(self) -> None:
+        root = self._connection.screen().root
+        gc = root.create_gc()
+        while (self.frames is None or self.drawn < self.frames) and not self.stop.is_set():
+            gc.change(foreground=0x203040 + 0x102030 * self.drawn % 0xFFFFFF)
+            root.fill_rectangle(gc, 0, 0, 64, 64)
+            self._connection.sync()
+            self.drawn += 1
+            self.first.set()
+            time.sleep(self.gap_s)
+        self._connection.close()
 
 
 def call(**arguments: Any) -> str:
@@ -322,4 +401,68 @@ def test_tiny_checkpoint_drives_the_desktop_for_three_steps(tiny_checkpoint: Pat
         model.close()
     assert 1 <= len(trajectory.steps) <= 3 and trajectory.end_reason is not None
     assert len(trajectory.steps) == 3 or trajectory.end_reason != "max_steps"
+    assert marked_processes(environment.marker) == []
+
+
+def test_damage_watch_waits_until_drawing_stops_and_gives_up_at_the_timeout() -> None:
+    server = XServer(size=(320, 240), window_manager=None)
+    display = server.start()
+    watch = DamageWatch.open(display)
+    try:
+        assert watch is not None
+        assert watch.wait_until_quiet(0.05, 5.0)  # nothing draws: quiet after the grace window
+        painter = Painter(display, frames=8)
+        painter.start()
+        assert painter.first.wait(5.0)
+        assert watch.wait_until_quiet(0.3, 10.0)
+        assert painter.drawn == 8  # quiet only once the last frame was drawn
+        painter.join()
+        endless = Painter(display, frames=None)
+        endless.start()
+        try:
+            assert endless.first.wait(5.0)
+            assert not watch.wait_until_quiet(0.3, 1.0)  # never quiet: the timeout ends the wait
+        finally:
+            endless.stop.set()
+            endless.join()
+    finally:
+        if watch is not None:
+            watch.close()
+        server.stop()
+
+
+@pytest.mark.parametrize("damage", [True, False], ids=["damage", "polling-without-damage"])
+def test_a_step_waits_for_a_program_that_answers_late_and_keeps_drawing(
+    damage: bool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The screenshot shows the animation's last frame, on a display with DAMAGE and on one without it."""
+    server = XServer(size=(640, 480), server_args=() if damage else ("-extension", "DAMAGE"))
+    display = server.start()
+    caplog.set_level(logging.WARNING, logger="pixelpilot.envs.desktop")
+    environment = DesktopEnv(
+        AnimatorTask(),
+        display=display.name,
+        xauthority=display.xauthority,
+        allow_foreign_display=True,
+        settle_quiet_s=0.15,
+    )
+    try:
+        obs, _ = environment.reset(seed=0)
+        assert environment.settle_method == ("damage" if damage else "screenshots")
+        assert ("has no DAMAGE extension" in caplog.text) != damage
+        grabs = []
+        real_grab = environment._screen.grab  # type: ignore[union-attr]
+        monkeypatch.setattr(environment._screen, "grab", lambda: grabs.append(1) or real_grab())
+        x, y = environment.task.centre  # type: ignore[attr-defined]
+        assert tuple(obs["screenshot"][round(y), round(x)]) == (0, 0, 0)
+        obs, _, _, _, info = environment.step({"action": "left_click", "coordinate": grid(environment, x, y)})
+        assert "action_error" not in info
+        assert tuple(obs["screenshot"][round(y), round(x)]) == FINAL_COLOUR
+        if damage:
+            assert len(grabs) == 1  # no screenshot while waiting: one when the screen is still
+        else:
+            assert len(grabs) > 1
+    finally:
+        environment.close()
+        server.stop()
     assert marked_processes(environment.marker) == []

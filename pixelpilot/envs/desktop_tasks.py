@@ -566,9 +566,14 @@ class CalculatorToEditor(_EditorTask):
         x, y, width, _ = self._window(desktop, "calculator")
         for _ in range(3):  # look at the saved result, and do it again if a key press was missed
             yield call("left_click", coordinate=point(env, x + width / 2, y + 50))  # the calculator's display
-            # galculator ignores a key pressed again while its button still shows the last press: one key a step.
+            # galculator ignores a key pressed again while its button still shows the last press (100 ms): one
+            # key a step, and a pause before a repeated key, however quickly steps settle.
+            previous = ""
             for key in f"{a}*{b}+{c}=":
+                if key == previous:
+                    yield call("wait", time=0.15)
                 yield call("type", text=key)
+                previous = key
             yield call("key", keys=["ctrl", "c"])
             yield call("left_click", coordinate=point(env, *self._text_area(desktop)))
             yield call("key", keys=["ctrl", "a"])

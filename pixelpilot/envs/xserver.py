@@ -34,6 +34,7 @@ from pathlib import Path
 from Xlib import XK, X
 from Xlib import display as xlib_display
 from Xlib import error as xlib_error
+from Xlib.ext import damage as xdamage
 from Xlib.ext import xtest
 
 from pixelpilot.errors import EnvError
@@ -250,13 +251,16 @@ class XServer:
     """A private Xvfb (plus a window manager) started on a free display and torn down by ``stop``.
 
     ``marker`` tags every process started for it (see ``MARKER_ENV``); pass the environment's own
-    so that one sweep ends the server and the applications together.
+    so that one sweep ends the server and the applications together. ``server_args`` go to Xvfb
+    after pixelpilot's own (``("-extension", "DAMAGE")`` stands up a server lacking DAMAGE, as a
+    foreign one may).
     """
 
     size: tuple[int, int] = (1280, 800)
     window_manager: Sequence[str] | None = DEFAULT_WINDOW_MANAGER
     marker: str = field(default_factory=lambda: uuid.uuid4().hex)
     start_timeout_s: float = 15.0
+    server_args: Sequence[str] = ()
     _server: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _wm: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _dir: Path | None = field(default=None, init=False, repr=False)
@@ -288,7 +292,7 @@ class XServer:
         write_xauthority(xauthority, cookie)
         width, height = self.size
         argv = [xvfb, "-screen", "0", f"{width}x{height}x24", "-auth", str(xauthority)]
-        argv += ["-nolisten", "tcp", "-noreset", "-dpi", "96"]
+        argv += ["-nolisten", "tcp", "-noreset", "-dpi", "96", *self.server_args]
         try:
             number = self._launch_server(argv)
             write_xauthority(xauthority, cookie, number)
@@ -498,6 +502,19 @@ class Keymap:
             raise EnvError(f"the X server refused a keyboard mapping change: {failure.get_error()}")
 
 
+def _connect(display: XDisplay, purpose: str) -> xlib_display.Display:
+    """A connection of this process to display, opened with its cookie; failing that, an EnvError."""
+    try:
+        with display.authorized():
+            return xlib_display.Display(display.name)
+    except (xlib_error.DisplayError, OSError) as failure:
+        raise EnvError(f"cannot open display {display.name} for {purpose}: {failure}") from None
+
+
+_X_ERRORS = (xlib_error.ConnectionClosedError, xlib_error.XError, OSError)
+"""How a connection reports a server that died or refused a request."""
+
+
 class _XTestClient:
     """An open connection to one display that sends input through the XTEST extension.
 
@@ -506,16 +523,12 @@ class _XTestClient:
     """
 
     def __init__(self, display: XDisplay) -> None:
-        try:
-            with display.authorized():
-                self._display = xlib_display.Display(display.name)
-        except (xlib_error.DisplayError, OSError) as failure:
-            raise EnvError(f"cannot open display {display.name} for input: {failure}") from None
+        self._display = _connect(display, "input")
         if not self._display.has_extension("XTEST"):
             self._display.close()
             raise EnvError(f"display {display.name} has no XTEST extension: input cannot be simulated")
         self._root = self._display.screen().root
-        self._errors = (xlib_error.ConnectionClosedError, xlib_error.XError, OSError)
+        self._errors = _X_ERRORS
 
     @contextmanager
     def _requests(self) -> Iterator[None]:
@@ -530,6 +543,82 @@ class _XTestClient:
 
     def close(self) -> None:
         with suppress(*self._errors):
+            self._display.close()
+
+
+class DamageWatch:
+    """Tells when anything was last drawn on one display's screen, from the server's DAMAGE extension.
+
+    Waiting for a still screen this way takes no screenshot: the server reports drawing as it
+    happens, on the root window, into whose pixels every window draws, so a wait ends
+    ``quiet_s`` after the last drawing where comparing screenshots every 20 ms costs up to a poll
+    interval more plus a grab (about 6 ms at 1280x800) per poll. Damage is reported at the
+    coarsest level (one event when the damaged region turns non-empty) and emptied on every event,
+    so a busy program costs one event per round trip, never one per drawing request. Whatever was
+    drawn before an emptying is on the screen already, and whatever is drawn after it raises a
+    new event: no drawing goes unseen.
+    """
+
+    def __init__(self, connection: xlib_display.Display) -> None:
+        self._display = connection
+        try:
+            # python-xlib registers a copy of the event class, so events are told apart by their code.
+            self._notify = connection.query_extension(xdamage.extname).first_event + xdamage.DamageNotifyCode
+            self._display.damage_query_version()  # the protocol requires it before any other DAMAGE request
+            self._damage = self._display.screen().root.damage_create(xdamage.DamageReportNonEmpty)
+            self._display.damage_subtract(self._damage)  # a new damage object starts with the whole screen
+            self._display.sync()
+        except _X_ERRORS as failure:
+            self.close()
+            raise EnvError(f"the X server refused to report damage: {failure}") from None
+        # poll, not select: in a process holding many files this connection's number may be over 1024.
+        self._poll = select.poll()
+        self._poll.register(self._display.fileno(), select.POLLIN)
+
+    @classmethod
+    def open(cls, display: XDisplay) -> DamageWatch | None:
+        """A watch on display's screen, or None when its server has no DAMAGE extension (a foreign one may lack it)."""
+        connection = _connect(display, "damage reports")
+        if not connection.has_extension(xdamage.extname):
+            with suppress(*_X_ERRORS):
+                connection.close()
+            return None
+        return cls(connection)
+
+    def wait_until_quiet(self, quiet_s: float, timeout_s: float) -> bool:
+        """Return once nothing has been drawn for quiet_s, counted from the call; False if timeout_s ran out first.
+
+        The quiet window starts at the call, not at the first drawing: a program may take a while
+        to begin redrawing after input, and this grace is what waits for it.
+        """
+        start = time.monotonic()
+        last, deadline = start, start + timeout_s
+        while True:
+            if self._take():
+                last = time.monotonic()
+            now = time.monotonic()
+            if now - last >= quiet_s:
+                return True
+            if now >= deadline:
+                return False
+            self._poll.poll((min(last + quiet_s, deadline) - now) * 1000)
+
+    def _take(self) -> bool:
+        """Read the events that arrived (without blocking); whether any reported damage, which is then emptied."""
+        damaged = False
+        try:
+            while self._display.pending_events():
+                event = self._display.next_event()
+                damaged = damaged or event.type & 0x7F == self._notify  # the top bit marks a SendEvent
+            if damaged:
+                self._display.damage_subtract(self._damage)
+                self._display.flush()
+        except _X_ERRORS as failure:
+            raise EnvError(f"the X server stopped answering: {failure}") from None
+        return damaged
+
+    def close(self) -> None:
+        with suppress(*_X_ERRORS):
             self._display.close()
 
 
