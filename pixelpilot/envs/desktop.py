@@ -291,9 +291,10 @@ class DesktopEnv(ScreenEnv[DesktopTask, ComputerAction]):
     by then is taken to have nothing to show), and at most ``settle_timeout_s``; then it takes one
     screenshot. Drawing is known from the X DAMAGE extension; on a display without it (a foreign
     server may lack it) the screen is grabbed every 20 ms instead, until two grabs
-    ``settle_quiet_s`` apart agree. The default quiet window, 40 ms, is the smallest under which
-    every oracle of the task suite passed repeated 5-seed sweeps on a loaded 2-core machine: with
-    less, a busy program may not begin to redraw within the window (Tk apps failed at 30 ms), and
+    ``settle_quiet_s`` apart agree. The default quiet window is 60 ms: 40 ms passed repeated 5-seed
+    sweeps of every oracle on a loaded 2-core machine but once lost typed text in a full test run
+    (a Tk app not yet done with the click that focused it); with less, a busy program may not begin
+    to redraw within the window (Tk apps failed at 30 ms), and
     galculator, which holds a key's button down for 100 ms and drops the same key pressed again
     meanwhile, is sent its next keys before it is done (at 10 ms).
     """
@@ -311,7 +312,7 @@ class DesktopEnv(ScreenEnv[DesktopTask, ComputerAction]):
         xauthority: str | None = None,
         window_manager: Sequence[str] | None = DEFAULT_WINDOW_MANAGER,
         settle_timeout_s: float = 3.0,
-        settle_quiet_s: float = 0.04,
+        settle_quiet_s: float = 0.06,
         max_wait_s: float = 30.0,
         type_delay_ms: int = 0,
         scroll_notch_pixels: int = 100,
