@@ -83,6 +83,28 @@ _SETTLE_JS = f"""() => new Promise(done => requestAnimationFrame(() => setTimeou
 """One frame and a task turn after an action: its handlers have run, the requests they started are
 reported, and whether it asked for a navigation is known."""
 NEXT_FRAME_JS = "() => new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)))"
+
+# Where a person would touch an element: a point of it that is really on top there (not under a dialog or
+# an overlapping button), nearest ``at`` (fractions of its first line box, [0.5, 0.5] its centre); null when
+# none is. Wrapped inline links count by their line boxes, a label for its control.
+VISIBLE_POINT_JS = """(el, at) => {
+  const hit = (x, y) => {
+    if (x < 0 || y < 0 || x >= innerWidth || y >= innerHeight) return false;
+    const top = document.elementFromPoint(x, y);
+    return top !== null && (top === el || el.contains(top) || top.control === el);
+  };
+  for (const r of el.getClientRects()) {
+    if (r.width < 1 || r.height < 1) continue;
+    const cx = r.left + r.width * at[0], cy = r.top + r.height * at[1];
+    if (hit(cx, cy)) return [cx, cy];
+    const points = [];
+    for (let i = 1; i < 10; i++) for (let j = 1; j < 10; j++)
+      points.push([r.left + r.width * i / 10, r.top + r.height * j / 10]);
+    points.sort((a, b) => Math.hypot(a[0] - cx, a[1] - cy) - Math.hypot(b[0] - cx, b[1] - cy));
+    for (const [x, y] of points) if (hit(x, y)) return [x, y];
+  }
+  return null;
+}"""
 """Resolves once the next frame has been produced (e.g. after a wheel event has scrolled)."""
 
 T = TypeVar("T")

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from pixelpilot.envs.actions import ComputerAction
+from pixelpilot.envs.browser import VISIBLE_POINT_JS
 
 if TYPE_CHECKING:
     from playwright.sync_api import FloatRect, Locator, Page
@@ -27,26 +28,6 @@ Oracle = Callable[["Page", ToGrid], Iterator[str]]
 
 ORACLES: dict[str, Oracle] = {}
 """MiniWoB++ task name (e.g. ``click-button``) -> its oracle."""
-
-# A point of the element that is really on top there, nearest the centre of its first line box:
-# overlapping buttons and wrapped inline links are clicked where a person would see them.
-_VISIBLE_POINT_JS = """(el, at) => {
-  const hit = (x, y) => {
-    const top = document.elementFromPoint(x, y);
-    return top !== null && (top === el || el.contains(top) || (top.control === el));
-  };
-  for (const r of el.getClientRects()) {
-    if (r.width < 1 || r.height < 1) continue;
-    const cx = r.left + r.width * at[0], cy = r.top + r.height * at[1];
-    if (hit(cx, cy)) return [cx, cy];
-    const points = [];
-    for (let i = 1; i < 10; i++) for (let j = 1; j < 10; j++)
-      points.push([r.left + r.width * i / 10, r.top + r.height * j / 10]);
-    points.sort((a, b) => Math.hypot(a[0] - cx, a[1] - cy) - Math.hypot(b[0] - cx, b[1] - cy));
-    for (const [x, y] of points) if (hit(x, y)) return [x, y];
-  }
-  return null;
-}"""
 
 # jQuery UI widgets (accordions, tabs) animate; positions read mid-animation would be stale.
 _SETTLED_JS = "() => !window.jQuery || window.jQuery(':animated').length === 0"
@@ -143,7 +124,7 @@ class _Screen:
         """The CSS-pixel point at which target is visible, nearest the fraction ``at`` of its box."""
         locator = self.locate(target)
         self.settle()
-        xy = locator.first.evaluate(_VISIBLE_POINT_JS, list(at))
+        xy = locator.first.evaluate(VISIBLE_POINT_JS, list(at))
         if xy is None:
             raise OracleError(f"no visible point for {locator}")
         return xy[0], xy[1]

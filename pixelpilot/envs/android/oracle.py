@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pixelpilot.envs.actions import MobileAction
+from pixelpilot.envs.browser import VISIBLE_POINT_JS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -18,25 +19,6 @@ if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 
     from pixelpilot.envs.android.env import AndroidEnv
-
-# A point of el that is really on top there (not under a dialog, the navigation bar or a button),
-# nearest the centre of its box; null when none is.
-_VISIBLE_POINT_JS = """(el) => {
-  const r = el.getBoundingClientRect();
-  const hit = (x, y) => {
-    if (x < 0 || y < 0 || x >= innerWidth || y >= innerHeight) return false;
-    const top = document.elementFromPoint(x, y);
-    return top !== null && (top === el || el.contains(top));
-  };
-  const cx = r.left + r.width / 2, cy = r.top + r.height / 2;
-  if (hit(cx, cy)) return [cx, cy];
-  const points = [];
-  for (let i = 1; i < 10; i++) for (let j = 1; j < 10; j++)
-    points.push([r.left + r.width * i / 10, r.top + r.height * j / 10]);
-  points.sort((a, b) => Math.hypot(a[0] - cx, a[1] - cy) - Math.hypot(b[0] - cx, b[1] - cy));
-  for (const [x, y] of points) if (hit(x, y)) return [x, y];
-  return null;
-}"""
 
 # How far the list that holds el must scroll to show it wholly: [pixels (positive: el is below),
 # the list's centre x, top, bottom], or null when el is in sight or in no scrolling list.
@@ -95,7 +77,7 @@ class PhoneScreen:
 
     def point(self, target: Locator) -> tuple[int, int]:
         """The grid point at which target can be touched."""
-        xy = self._one(target).evaluate(_VISIBLE_POINT_JS)
+        xy = self._one(target).evaluate(VISIBLE_POINT_JS, [0.5, 0.5])
         if xy is None:
             raise OracleError(f"{target} is covered or off the screen")
         return self.to_grid(xy[0], xy[1])
