@@ -1,4 +1,4 @@
-"""The ``pixelpilot`` command: run an agent, list environments, view reports, build the tiny checkpoint, train."""
+"""The ``pixelpilot`` command: run and evaluate agents, list environments, view reports, build, train, export."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console()
+OVERRIDE_HELP = "override a config value, e.g. --set steps=10 --set optim.lr=1e-4 --set demos.0.oracle.num_seeds=2"
 
 
 def _cmd_envs(args: argparse.Namespace) -> int:
@@ -32,11 +33,14 @@ def _cmd_envs(args: argparse.Namespace) -> int:
 
 
 def _cmd_tiny_checkpoint(args: argparse.Namespace) -> int:
+    from pixelpilot.agent.prompt import gui_system_texts
     from pixelpilot.model.tiny import build_tiny_checkpoint
 
-    with console.status(f"building the tiny Qwen3-VL{' MoE' if args.moe else ''} checkpoint"):
-        path = build_tiny_checkpoint(args.dir, moe=args.moe, seed=args.seed)
-    console.print(f"tiny checkpoint written to [bold]{path}[/] (load it with --model hf:{path})")
+    # nano is trained: its tokenizer learns the system prompts it will read on every turn.
+    corpus = gui_system_texts() if args.size == "nano" else ()
+    with console.status(f"building the {args.size} Qwen3-VL{' MoE' if args.moe else ''} checkpoint"):
+        path = build_tiny_checkpoint(args.dir, moe=args.moe, seed=args.seed, size=args.size, corpus=corpus)
+    console.print(f"{args.size} checkpoint written to [bold]{path}[/] (load it with --model hf:{path})")
     return 0
 
 
@@ -89,14 +93,64 @@ def _cmd_view(args: argparse.Namespace) -> int:
 def _cmd_sft(args: argparse.Namespace) -> int:
     from pixelpilot.rl.sft import run_sft
 
-    console.print(f"last checkpoint: [bold]{run_sft(args.config)}[/]")
+    console.print(f"last checkpoint: [bold]{run_sft(args.config, args.set)}[/]")
     return 0
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from pixelpilot.rl.trainer import run_train
 
-    console.print(f"last checkpoint: [bold]{run_train(args.config)}[/]")
+    console.print(f"last checkpoint: [bold]{run_train(args.config, args.set)}[/]")
+    return 0
+
+
+def _seeds(text: str) -> range:
+    start, sep, stop = text.partition(":")
+    try:
+        seeds = range(int(start), int(stop)) if sep else range(int(start), int(start) + 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seeds are START:STOP (e.g. 10000:10100), not {text!r}") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError(f"the seed range {text!r} is empty")
+    return seeds
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import pixelpilot  # noqa: F401  (registers the environment ids)
+    from pixelpilot.model.base import SamplingParams
+    from pixelpilot.rl.eval_run import GREEDY, run_eval, suite_env_ids
+
+    env_ids = list(args.env or [])
+    for suite in args.suite or []:
+        env_ids += suite_env_ids(suite)
+    if not env_ids:
+        console.print("[red]error:[/] name at least one --env or --suite")
+        return 2
+    sampling = GREEDY if args.temperature == 0 else SamplingParams(temperature=args.temperature, max_new_tokens=256)
+    summaries = run_eval(
+        env_ids,
+        args.model,
+        args.seeds,
+        args.out,
+        workers=args.workers,
+        max_steps=args.max_steps,
+        sampling=sampling,
+        console=console,
+    )
+    overall = summaries[-1] if summaries else None
+    if overall is not None:
+        console.print(
+            f"overall success [bold]{overall.success_rate:.1%}[/] ({overall.successes}/{overall.episodes}); "
+            f"index: {Path(args.out) / 'index.html'}"
+        )
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from pixelpilot.model.export import export_checkpoint
+
+    path = export_checkpoint(args.src, args.dst, dtype=args.dtype, greedy=args.greedy)
+    console.print(f"exported to [bold]{path}[/]")
     return 0
 
 
@@ -113,6 +167,24 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="runs/latest", help="directory for the trajectory and report.html")
     run.set_defaults(func=_cmd_run)
 
+    ev = sub.add_parser("eval", help="held-out success of a model on tasks x seeds: results.jsonl, index.html, a plot")
+    ev.add_argument("--env", action="append", help="an environment id (repeatable)")
+    ev.add_argument("--suite", action="append", help="every environment of a suite: miniwob, desktop, android")
+    ev.add_argument("--model", required=True, help="nano, random, hf:DIR, openai:URL#NAME or vllm:NAME")
+    ev.add_argument("--seeds", type=_seeds, default=range(10000, 10100), help="START:STOP (default 10000:10100)")
+    ev.add_argument("--workers", type=int, default=4, help="episodes in flight at once, each in its own environment")
+    ev.add_argument("--max-steps", type=int, default=15)
+    ev.add_argument("--temperature", type=float, default=0.0, help="0 decodes greedily (default)")
+    ev.add_argument("--out", required=True, help="directory for results.jsonl, the episodes and index.html")
+    ev.set_defaults(func=_cmd_eval)
+
+    export = sub.add_parser("export", help="write a trained checkpoint's model and processor for shipping")
+    export.add_argument("src", help="a checkpoint's model directory (e.g. runs/x/checkpoints/step-000100/model)")
+    export.add_argument("dst")
+    export.add_argument("--dtype", choices=("bfloat16", "float16", "float32"), default="bfloat16")
+    export.add_argument("--greedy", action="store_true", help="make greedy decoding the checkpoint's default")
+    export.set_defaults(func=_cmd_export)
+
     envs = sub.add_parser("envs", help="list the registered environments and their suites")
     envs.add_argument("--suite", help="only this suite (e.g. miniwob)")
     envs.set_defaults(func=_cmd_envs)
@@ -125,15 +197,20 @@ def build_parser() -> argparse.ArgumentParser:
     tiny = sub.add_parser("tiny-checkpoint", help="build the offline tiny Qwen3-VL checkpoint (random weights)")
     tiny.add_argument("dir")
     tiny.add_argument("--moe", action="store_true", help="the mixture-of-experts variant")
+    tiny.add_argument(
+        "--size", choices=("tiny", "nano"), default="tiny", help="nano: pixelpilot-nano's untrained start"
+    )
     tiny.add_argument("--seed", type=int, default=0)
     tiny.set_defaults(func=_cmd_tiny_checkpoint)
 
     sft = sub.add_parser("sft", help="cold-start SFT from a YAML config (resumes from its last checkpoint)")
     sft.add_argument("config")
+    sft.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=OVERRIDE_HELP)
     sft.set_defaults(func=_cmd_sft)
 
     train = sub.add_parser("train", help="RL (SAPO/GRPO) from a YAML config (resumes; torchrun for several processes)")
     train.add_argument("config")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=OVERRIDE_HELP)
     train.set_defaults(func=_cmd_train)
     return parser
 

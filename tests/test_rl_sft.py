@@ -174,3 +174,42 @@ def test_tiny_model_path_builds_the_checkpoint_once(tmp_path: Path) -> None:
     stamp = (tmp_path / "built" / "config.json").stat().st_mtime_ns
     assert config.model.resolve() == str(tmp_path / "built")
     assert (tmp_path / "built" / "config.json").stat().st_mtime_ns == stamp
+
+
+def test_overrides_set_nested_keys_and_list_items(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    path = write_config(tmp_path / "sft.yaml", sft_config(tiny_checkpoint, tmp_path / "out"))
+    overrides = ["steps=3", "optim.lr=1e-4", "demos.0.oracle.num_seeds=2", "checkpoint={every: 0}", "eval.every=5"]
+    config = load_config(path, SFTConfig, overrides)
+    assert (config.steps, config.optim.lr, config.demos[0].oracle.num_seeds) == (3, 1e-4, 2)
+    assert (config.checkpoint.every, config.eval.every, config.batch_size) == (0, 5, 4)
+    with pytest.raises(ValidationError, match="stepz"):
+        load_config(path, SFTConfig, ["stepz=3"])
+    for bad in ("steps", "demos.4.weight=1", "steps.x=1", "=3"):
+        with pytest.raises(ValueError, match="override"):
+            load_config(path, SFTConfig, [bad])
+
+
+def test_web_oracles_record_demonstrations_and_a_resumed_run_reads_them_back(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    """A web task's oracle reads the page, which exists only once the episode has reset the browser."""
+    demos = [{"oracle": {"env_id": "pixelpilot/miniwob-enter-text-v0", "num_seeds": 2}}]
+    data = sft_config(tiny_checkpoint, tmp_path / "out", steps=1, demos=demos, agent={"max_steps": 4})
+    config = SFTConfig.model_validate(data)
+    trainer = SFTTrainer(config)
+    try:
+        records = trainer.demonstrations(config.demos[0])
+    finally:
+        trainer.close()
+    assert [len(r.turns) for r in records] == [3, 3] and all(r.success for r in records)
+    assert '"action": "type"' in records[0].trajectory.steps[1].text
+    (cache,) = (tmp_path / "out" / "demos").iterdir()
+    again = SFTTrainer(config)  # the same source again: read from the cache, no browser started
+    try:
+        assert again.envs._idle == {}
+        cached = again.demonstrations(config.demos[0])
+        assert again.envs._idle == {}
+    finally:
+        again.close()
+    assert [r.turns[-1].token_ids for r in cached] == [r.turns[-1].token_ids for r in records]
+    assert cache.exists()

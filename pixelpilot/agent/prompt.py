@@ -62,6 +62,13 @@ def system_text(tools: ToolRegistry, role: str = ROLE_PROMPT) -> str:
     return f"{role}\n\n{TOOLS_PREAMBLE}{tools.tools_block()}{TOOLS_POSTAMBLE}"
 
 
+def gui_system_texts(role: str = ROLE_PROMPT) -> tuple[str, ...]:
+    """The system turns of an agent with only its GUI tool, one per tool: what a checkpoint reads most."""
+    from pixelpilot.tools.gui import ComputerUseTool, MobileUseTool
+
+    return tuple(system_text(ToolRegistry([tool(None)]), role) for tool in (ComputerUseTool, MobileUseTool))
+
+
 @dataclass(frozen=True)
 class ImagePart:
     """An image in a turn; ``kind`` says whether it counts against the screenshot budget."""

@@ -168,6 +168,10 @@ class HFModel(ChatModel):
         except (OSError, ValueError, KeyError) as exc:
             raise ModelError(f"cannot load checkpoint {name_or_path!r}: {exc}") from exc
         self.model.to(self.device).eval()
+        if sampling is None and self.model.generation_config.do_sample is False:
+            # A checkpoint that ships greedy decoding (pixelpilot-nano) is decoded as it asks.
+            limit = self.model.generation_config.max_new_tokens or self.default_sampling.max_new_tokens
+            self.default_sampling = SamplingParams(temperature=0.0, top_p=1.0, top_k=0, max_new_tokens=limit)
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"
         self.eos_token_ids = self._eos_token_ids()

@@ -3,17 +3,25 @@
 ``hf:DIR-or-hub-id``, ``vllm:hub-id-or-DIR``, ``openai:http://HOST:PORT/v1#model-name``; a spec with
 no scheme is a transformers checkpoint. Backends are imported only when named, so a machine
 without vLLM can still load the others.
+
+Two names need no path: ``nano`` is pixelpilot-nano, the small Qwen3-VL shipped inside the package
+(trained by ``scripts/train_nano.sh``), and ``random`` is the seeded random-click policy, the chance
+level of a task.
 """
 
 from __future__ import annotations
 
 import re
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from pixelpilot.errors import ModelError
 from pixelpilot.model.base import ChatModel
 
 SCHEMES = ("hf", "openai", "vllm")
+NAMED_MODELS = ("nano", "random")
+NANO_PACKAGE_DIR = "checkpoints/nano"
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9_+.-]*):(?!//)")
 
 
@@ -33,8 +41,22 @@ def parse_spec(spec: str) -> tuple[str, str]:
     return scheme, target
 
 
+def nano_checkpoint() -> Path:
+    """The directory of the pixelpilot-nano checkpoint shipped with the package."""
+    path = Path(str(resources.files("pixelpilot.model").joinpath(NANO_PACKAGE_DIR)))
+    if not (path / "config.json").exists():
+        raise ModelError(f"pixelpilot-nano is not in this installation ({path}); run scripts/train_nano.sh")
+    return path
+
+
 def load_model(spec: str, **kwargs: Any) -> ChatModel:
     """Build the backend a spec names; keyword arguments go to that backend (device, dtype, sampling...)."""
+    if isinstance(spec, str) and spec.strip() == "random":
+        from pixelpilot.model.random_click import RandomClickModel
+
+        return RandomClickModel(**kwargs)
+    if isinstance(spec, str) and spec.strip() == "nano":
+        spec = f"hf:{nano_checkpoint()}"
     scheme, target = parse_spec(spec)
     if scheme == "hf":
         from pixelpilot.model.hf import HFModel

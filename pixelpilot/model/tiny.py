@@ -1,9 +1,13 @@
-"""A tiny, randomly initialised Qwen3-VL checkpoint built fully offline.
+"""Small, randomly initialised Qwen3-VL checkpoints built fully offline.
 
 Tests, demos and CI exercise every code path (processor, chat template, vision tower, M-RoPE,
 deepstack, MoE routing, serving) without downloading anything. The checkpoint uses the real
 architecture classes and the real file layout, so loading it is exactly loading a downloaded
 Qwen3-VL; only the sizes and the vocabulary are small.
+
+Two sizes: ``tiny`` (a few hundred thousand weights, for tests that need every code path but no
+skill) and ``nano``, the untrained starting point of pixelpilot-nano, sized so that pixelpilot's
+own SFT and RL teach it MiniWoB++ tasks on a laptop CPU (see ``NANO`` for the reasons).
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import torch
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
@@ -57,6 +63,8 @@ CHAT_TEMPLATE_FILE = "qwen3_vl_chat_template.jinja"
 # tokens so that CPU tests stay fast (the real checkpoints allow 16384).
 TINY_MIN_PIXELS = 32 * 32 * 4
 TINY_MAX_PIXELS = 32 * 32 * 256
+NANO_MAX_PIXELS = 32 * 32 * 100
+NANO_MAX_NEW_TOKENS = 256
 
 _WORD_LIST = (
     "button submit cancel ok search login password email name address city country phone date time "
@@ -214,11 +222,16 @@ def _tool_call(rng: random.Random) -> str:
     return f"<tool_call>\n{json.dumps(call)}\n</tool_call>"
 
 
-def _corpus(rng: random.Random, lines: int = 3000) -> Iterator[str]:
-    """Text shaped like the agent's conversations: tool blocks, instructions, calls, numbers."""
+def _corpus(rng: random.Random, lines: int = 3000, texts: tuple[str, ...] = ()) -> Iterator[str]:
+    """Text shaped like the agent's conversations: tool blocks, instructions, calls, numbers.
+
+    ``texts`` are prompts the checkpoint will read on every turn (a system prompt): repeated as often
+    as the tool blocks, their words become single tokens, which shortens every training sequence.
+    """
     schemas = "\n".join(json.dumps(schema) for schema in _tool_schemas())
     for _ in range(20):
         yield _PREAMBLE + schemas + _POSTAMBLE
+        yield from texts
     for _ in range(lines):
         instruction = rng.choice(_INSTRUCTIONS)
         while "{w}" in instruction:
@@ -232,7 +245,7 @@ def _corpus(rng: random.Random, lines: int = 3000) -> Iterator[str]:
     yield " ".join(str(n) for n in range(1001))
 
 
-def _train_tokenizer(seed: int):
+def _train_tokenizer(seed: int, texts: tuple[str, ...] = ()):
     """Byte-level BPE with Qwen2's pre-tokenizer, then Qwen's added tokens after the vocabulary."""
     from transformers import Qwen2Tokenizer
     from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
@@ -251,7 +264,7 @@ def _train_tokenizer(seed: int):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    bpe.train_from_iterator(_corpus(random.Random(seed)), trainer)
+    bpe.train_from_iterator(_corpus(random.Random(seed), texts=texts), trainer)
     trained = json.loads(bpe.to_str())["model"]
 
     tokenizer = Qwen2Tokenizer(
@@ -276,23 +289,84 @@ def chat_template() -> str:
     return resources.files("pixelpilot.model").joinpath(CHAT_TEMPLATE_FILE).read_text(encoding="utf-8")
 
 
-def _config(tokenizer, moe: bool):
-    """Real Qwen3-VL configs at toy sizes; ratios (M-RoPE sections, patch/merge) kept as in the report."""
+@dataclass(frozen=True)
+class Sizes:
+    """The shape of a small Qwen3-VL: its language model, its vision tower and its screenshot budget."""
+
+    hidden: int
+    intermediate: int
+    layers: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    mrope_section: tuple[int, int, int]
+    vision_hidden: int
+    vision_intermediate: int
+    vision_depth: int
+    vision_heads: int
+    deepstack: tuple[int, ...]
+    min_pixels: int
+    max_pixels: int
+    tie_embeddings: bool = False
+
+
+TINY = Sizes(
+    hidden=64,
+    intermediate=128,
+    layers=3,
+    heads=4,
+    kv_heads=2,
+    head_dim=32,
+    # 6:5:5 of the 16 rotary frequencies, the real 24:20:20 scaled down; interleaved as in Qwen3-VL.
+    mrope_section=(6, 5, 5),
+    vision_hidden=32,
+    vision_intermediate=64,
+    vision_depth=2,
+    vision_heads=2,
+    # Both vision layers feed deepstack features into the first two LM layers.
+    deepstack=(0, 1),
+    min_pixels=TINY_MIN_PIXELS,
+    max_pixels=TINY_MAX_PIXELS,
+)
+
+NANO = Sizes(
+    hidden=256,
+    intermediate=768,
+    layers=4,
+    heads=4,
+    kv_heads=2,
+    head_dim=64,
+    mrope_section=(12, 10, 10),
+    vision_hidden=192,
+    vision_intermediate=576,
+    vision_depth=4,
+    vision_heads=3,
+    deepstack=(1, 3),
+    min_pixels=32 * 32 * 4,
+    max_pixels=NANO_MAX_PIXELS,
+    tie_embeddings=True,
+)
+"""pixelpilot-nano's shape; docs/nano.md gives the measurements behind each choice."""
+
+SIZES = {"tiny": TINY, "nano": NANO}
+
+
+def _config(tokenizer, moe: bool, sizes: Sizes = TINY):
+    """Real Qwen3-VL configs at small sizes; ratios (M-RoPE sections, patch/merge) kept as in the report."""
     ids = {name: tokenizer.convert_tokens_to_ids(name) for name in (*SPECIAL_TOKENS, ENDOFTEXT)}
     text = {
         "vocab_size": len(tokenizer),
-        "hidden_size": 64,
-        "intermediate_size": 128,
-        "num_hidden_layers": 3,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "head_dim": 32,
+        "hidden_size": sizes.hidden,
+        "intermediate_size": sizes.intermediate,
+        "num_hidden_layers": sizes.layers,
+        "num_attention_heads": sizes.heads,
+        "num_key_value_heads": sizes.kv_heads,
+        "head_dim": sizes.head_dim,
         "max_position_embeddings": 32768,
-        # 6:5:5 of the 16 rotary frequencies, the real 24:20:20 scaled down; interleaved as in Qwen3-VL.
         "rope_parameters": {
             "rope_type": "default",
             "rope_theta": 5_000_000.0,
-            "mrope_section": [6, 5, 5],
+            "mrope_section": list(sizes.mrope_section),
             "mrope_interleaved": True,
         },
         "bos_token_id": ids[ENDOFTEXT],
@@ -301,17 +375,16 @@ def _config(tokenizer, moe: bool):
         "dtype": "float32",
     }
     vision = {
-        "depth": 2,
-        "hidden_size": 32,
-        "intermediate_size": 64,
-        "num_heads": 2,
+        "depth": sizes.vision_depth,
+        "hidden_size": sizes.vision_hidden,
+        "intermediate_size": sizes.vision_intermediate,
+        "num_heads": sizes.vision_heads,
         "patch_size": 16,
         "spatial_merge_size": 2,
         "temporal_patch_size": 2,
-        "out_hidden_size": 64,
+        "out_hidden_size": sizes.hidden,
         "num_position_embeddings": 256,
-        # Both vision layers feed deepstack features into the first two LM layers.
-        "deepstack_visual_indexes": [0, 1],
+        "deepstack_visual_indexes": list(sizes.deepstack),
     }
     tokens = {
         "image_token_id": ids["<|image_pad|>"],
@@ -332,24 +405,38 @@ def _config(tokenizer, moe: bool):
         return Qwen3VLMoeConfig(text_config=text, vision_config=vision, **tokens)
     from transformers import Qwen3VLConfig
 
-    return Qwen3VLConfig(text_config=text, vision_config=vision, **tokens)
+    return Qwen3VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=sizes.tie_embeddings, **tokens)
+
+
+def generation_config(pad_token_id: int, eos_token_ids: list[int], greedy: bool = False) -> Any:
+    """Qwen3-VL Instruct's shipped sampling defaults, or greedy decoding for a checkpoint trained to act
+    (pixelpilot-nano: a few million weights put their mass on one answer; sampling only adds slips)."""
+    from transformers import GenerationConfig
+
+    ids = {"bos_token_id": pad_token_id, "pad_token_id": pad_token_id, "eos_token_id": eos_token_ids}
+    if greedy:
+        return GenerationConfig(**ids, do_sample=False, max_new_tokens=NANO_MAX_NEW_TOKENS)
+    return GenerationConfig(**ids, do_sample=True, temperature=0.7, top_p=0.8, top_k=20, repetition_penalty=1.0)
 
 
 def build_tiny_checkpoint(
     path: str | Path,
     moe: bool = False,
     seed: int = 0,
-    min_pixels: int = TINY_MIN_PIXELS,
-    max_pixels: int = TINY_MAX_PIXELS,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
+    size: str = "tiny",
+    corpus: tuple[str, ...] = (),
 ) -> Path:
-    """Write a tiny Qwen3-VL (dense, or MoE with ``moe=True``) with processor and template to ``path``.
+    """Write a small Qwen3-VL (dense, or MoE with ``moe=True``) with processor and template to ``path``.
 
+    ``size`` is ``tiny`` or ``nano`` (``SIZES``); the pixel budget defaults to the size's own.
+    ``corpus`` adds texts the tokenizer should encode compactly (the agent's system prompt).
     Loadable with ``AutoProcessor.from_pretrained(path)`` and ``Qwen3VLForConditionalGeneration``
     (``Qwen3VLMoeForConditionalGeneration``), servable by ``transformers serve``. Same seed, same
     weights and vocabulary.
     """
     from transformers import (
-        GenerationConfig,
         Qwen2VLImageProcessor,
         Qwen3VLForConditionalGeneration,
         Qwen3VLMoeForConditionalGeneration,
@@ -357,29 +444,25 @@ def build_tiny_checkpoint(
         Qwen3VLVideoProcessor,
     )
 
+    if size not in SIZES:
+        raise ValueError(f"unknown checkpoint size {size!r}: use one of {', '.join(SIZES)}")
+    sizes = SIZES[size]
+    min_pixels = sizes.min_pixels if min_pixels is None else min_pixels
+    max_pixels = sizes.max_pixels if max_pixels is None else max_pixels
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
-    tokenizer = _train_tokenizer(seed)
+    tokenizer = _train_tokenizer(seed, corpus)
     template = chat_template()
     tokenizer.chat_template = template
 
-    config = _config(tokenizer, moe)
+    config = _config(tokenizer, moe, sizes)
     model_class = Qwen3VLMoeForConditionalGeneration if moe else Qwen3VLForConditionalGeneration
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = model_class(config)
     im_end, endoftext = tokenizer.convert_tokens_to_ids(["<|im_end|>", ENDOFTEXT])
     # Qwen3-VL Instruct's shipped defaults, token ids remapped to the tiny vocabulary.
-    model.generation_config = GenerationConfig(
-        bos_token_id=endoftext,
-        pad_token_id=endoftext,
-        eos_token_id=[im_end, endoftext],
-        do_sample=True,
-        temperature=0.7,
-        top_p=0.8,
-        top_k=20,
-        repetition_penalty=1.0,
-    )
+    model.generation_config = generation_config(endoftext, [im_end, endoftext], greedy=size == "nano")
     model.save_pretrained(out)
 
     size = {"shortest_edge": min_pixels, "longest_edge": max_pixels}

@@ -8,6 +8,7 @@ YAML file stops the run before it starts instead of being silently ignored.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -232,6 +233,9 @@ class EnvsConfig(_Section):
     ray_address: str | None = None
     call_timeout_s: float = Field(300.0, gt=0.0)
     """A step unanswered this long counts as its worker dying."""
+    max_idle: int | None = Field(None, ge=0)
+    """``local``: environments kept between rollouts at most (least recently used close first); None
+    keeps every one. A mix of many browser tasks needs a cap, or each task keeps a group of browsers."""
 
 
 class RolloutConfig(_Section):
@@ -282,9 +286,40 @@ class RLConfig(_Run):
 Config = TypeVar("Config", bound=_Run)
 
 
-def load_config(path: str | Path, kind: type[Config]) -> Config:
-    """Read a YAML file into a config; errors name the offending key."""
+def apply_override(data: dict[str, Any], override: str) -> None:
+    """Set ``dotted.key=value`` in a config mapping; list items are numbered (``demos.0.oracle.num_seeds=2``).
+
+    The value is read as YAML (``3``, ``1e-4``, ``[]``, ``{a: 1}``, ``null``), so it takes the type it would
+    have in the file; a key that the config does not know still fails validation.
+    """
+    path, sep, raw = override.partition("=")
+    if not sep or not path:
+        raise ValueError(f"an override is KEY=VALUE (e.g. steps=10), not {override!r}")
+    keys = path.split(".")
+    node: Any = data
+    for depth, key in enumerate(keys):
+        last = depth == len(keys) - 1
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                raise ValueError(f"override {path!r}: {key!r} is not an item of a list of {len(node)}")
+            index: Any = int(key)
+        elif isinstance(node, dict):
+            index = key
+            if not last:
+                node.setdefault(key, {})
+        else:
+            raise ValueError(f"override {path!r}: {'.'.join(keys[:depth])!r} is not a section")
+        if last:
+            node[index] = yaml.safe_load(raw)
+        else:
+            node = node[index]
+
+
+def load_config(path: str | Path, kind: type[Config], overrides: Sequence[str] = ()) -> Config:
+    """Read a YAML file into a config, then apply ``KEY=VALUE`` overrides; errors name the offending key."""
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise ValueError(f"{path} does not hold a YAML mapping")
+    for override in overrides:
+        apply_override(data, override)
     return kind.model_validate(data)

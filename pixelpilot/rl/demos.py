@@ -32,14 +32,20 @@ EpisodeFactory = Callable[[gym.Env], Episode]
 
 
 def oracle_texts(env: gym.Env) -> Iterator[str]:
-    """The oracle of the task the env was just reset to: its own ``oracle()``, or its web task's."""
+    """The oracle of the task the env is reset to: its own ``oracle()``, or its web task's.
+
+    A generator, so the oracle is looked up at the first text, after the episode has reset the
+    environment: a web task's oracle reads the page, which exists only from the reset on.
+    """
     unwrapped = env.unwrapped
     oracle = getattr(unwrapped, "oracle", None)
     if callable(oracle):
-        return oracle()
+        yield from oracle()
+        return
     task = getattr(unwrapped, "task", None)
     if task is not None and callable(getattr(task, "oracle", None)):
-        return task.oracle(unwrapped)
+        yield from task.oracle(unwrapped)
+        return
     spec = getattr(env, "spec", None)
     raise ValueError(f"environment {spec.id if spec else type(unwrapped).__name__} has no oracle")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from time import perf_counter
@@ -125,11 +125,17 @@ class EnvPool:
     """Environments in this process, kept between rollouts so that browsers and desktops start once per run.
 
     An instance serves one episode at a time; ``acquire`` makes a new one only when all of that
-    kind are busy. Steps are made when sent; ``recv`` hands their outcomes over.
+    kind are busy. Steps are made when sent; ``recv`` hands their outcomes over. ``max_idle`` caps the
+    environments kept waiting (the least recently used close first): a mix of many browser tasks
+    would otherwise keep a group's worth of browsers per task.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_idle: int | None = None) -> None:
+        if max_idle is not None and max_idle < 0:
+            raise ValueError("max_idle must be >= 0")
+        self.max_idle = max_idle
         self._idle: dict[str, list[gym.Env]] = {}
+        self._released: list[tuple[str, gym.Env]] = []
         self._arrived: list[tuple[Episode, Any]] = []
         self._closed = False
 
@@ -147,6 +153,14 @@ class EnvPool:
             env.close()
             return
         self._idle.setdefault(query.pool_key, []).append(env)
+        if self.max_idle is None:
+            return
+        self._released = [(key, idle) for key, idle in self._released if idle in self._idle.get(key, [])]
+        self._released.append((query.pool_key, env))
+        while len(self._released) > self.max_idle:
+            key, oldest = self._released.pop(0)
+            self._idle[key].remove(oldest)
+            oldest.close()
 
     @property
     def waiting(self) -> bool:
@@ -266,6 +280,7 @@ def _turn(
     sampling: SamplingParams,
     encoder: PromptEncoder | None,
     envs: Environments,
+    tokens: bool = True,
 ) -> None:
     """One generate call over a batch of live episodes, then their environment steps, all sent at once."""
     conversations = [item.episode.messages() for item in batch]
@@ -289,7 +304,7 @@ def _turn(
         _messages, images = normalize_conversation(conversation)
         item.record.turns.append(
             TurnRecord(
-                prompt_ids=_prompt_ids(generation, conversation, encoder),
+                prompt_ids=_prompt_ids(generation, conversation, encoder) if tokens else [],
                 images=images,
                 token_ids=list(generation.token_ids),
                 logprobs=list(generation.logprobs),
@@ -316,12 +331,14 @@ def collect_rollouts(
     sampling_seed: int | None = None,
     query_seeds: Sequence[int] | None = None,
     encoder: PromptEncoder | None = None,
+    tokens: bool = True,
 ) -> list[EpisodeRecord]:
     """Play ``group_size`` episodes of every query with the agent's model; records in query order.
 
     ``groups`` names each query's group (default: its key; pass distinct names when a batch draws
     one query twice). Sampling is seeded by ``sampling_seed`` (one call per turn over all live
-    episodes) or, with ``query_seeds``, per query group.
+    episodes) or, with ``query_seeds``, per query group. ``tokens=False`` records no prompt ids
+    (evaluation needs the outcomes only, and a backend such as random clicks has no tokenizer).
     """
     if group_size < 1:
         raise ValueError("group_size must be >= 1")
@@ -335,62 +352,14 @@ def collect_rollouts(
             pending = [item for item in live if not item.episode.done]
             if query_seeds is None:
                 seed = None if sampling_seed is None else mix_seed(sampling_seed, turn)
-                _turn(agent, pending, sampling.model_copy(update={"seed": seed}), encoder, envs)
+                _turn(agent, pending, sampling.model_copy(update={"seed": seed}), encoder, envs, tokens)
             else:
                 for index, query_seed in enumerate(query_seeds):
                     members = [item for item in pending if item.index == index]
                     if members:
                         seeded = sampling.model_copy(update={"seed": mix_seed(query_seed, turn)})
-                        _turn(agent, members, seeded, encoder, envs)
+                        _turn(agent, members, seeded, encoder, envs, tokens)
             turn += 1
         for item in live:
             item.record.trajectory = item.episode.trajectory
         return [item.record for item in live]
-
-
-class EvalResult(BaseModel):
-    """Success on a set of queries, one episode each."""
-
-    episodes: int
-    successes: int
-    mean_reward: float
-    per_family: dict[str, float] = Field(default_factory=dict)
-
-    @property
-    def success_rate(self) -> float:
-        return self.successes / self.episodes if self.episodes else 0.0
-
-
-def evaluate(
-    agent: Agent,
-    queries: Iterable[Query],
-    envs: Environments,
-    *,
-    sampling: SamplingParams | None = None,
-    sampling_seed: int | None = 0,
-    batch_size: int | None = None,
-) -> EvalResult:
-    """Play each query once and count successes (the environment's verdict).
-
-    ``batch_size`` queries play at once (all of them when None): each needs a live environment,
-    so a long list of browser tasks is best played a few dozen at a time. Batch ``b`` samples with
-    seed ``sampling_seed + b``.
-    """
-    if batch_size is not None and batch_size < 1:
-        raise ValueError("batch_size must be >= 1")
-    queries = list(queries)
-    size = batch_size or max(1, len(queries))
-    records = []
-    for b, start in enumerate(range(0, len(queries), size)):
-        seed = None if sampling_seed is None else sampling_seed + b
-        batch = queries[start : start + size]
-        records += collect_rollouts(agent, batch, 1, envs, sampling=sampling, sampling_seed=seed)
-    families: dict[str, list[bool]] = {}
-    for record in records:
-        families.setdefault(record.query.family or record.query.env_id or "questions", []).append(record.success)
-    return EvalResult(
-        episodes=len(records),
-        successes=sum(record.success for record in records),
-        mean_reward=sum(record.trajectory.reward for record in records) / max(1, len(records)),
-        per_family={family: sum(hits) / len(hits) for family, hits in families.items()},
-    )

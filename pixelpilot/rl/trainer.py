@@ -21,7 +21,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -50,6 +50,7 @@ from pixelpilot.rl.dist import (
     unwrap,
     wrap,
 )
+from pixelpilot.rl.evaluation import evaluate
 from pixelpilot.rl.filtering import MixedTaskConfig, MixedTaskSampler, filter_queries
 from pixelpilot.rl.losses import Aggregation, policy_loss
 from pixelpilot.rl.metrics import MetricsLogger, plot_curves
@@ -62,7 +63,6 @@ from pixelpilot.rl.rollout import (
     EpisodeRecord,
     Query,
     collect_rollouts,
-    evaluate,
     mix_seed,
 )
 from pixelpilot.rl.sequences import TrainingSequence, encode_prompt, end_token_id, episode_sequences
@@ -471,7 +471,7 @@ class RLTrainer(Trainer[RLConfig]):
     def _environments(self) -> Environments:
         envs = self.config.rollout.envs
         if envs.backend == "local":
-            return EnvPool()
+            return EnvPool(max_idle=envs.max_idle)
         from pixelpilot.rl.ray_envs import RayEnvs
 
         return RayEnvs(
@@ -611,6 +611,6 @@ class RLTrainer(Trainer[RLConfig]):
         return loss_fn
 
 
-def run_train(config_path: str | Path) -> Path:
-    """``pixelpilot train CONFIG``: run (or resume) an RL run; returns its last checkpoint."""
-    return RLTrainer(load_config(config_path, RLConfig)).run()
+def run_train(config_path: str | Path, overrides: Sequence[str] = ()) -> Path:
+    """``pixelpilot train CONFIG [--set KEY=VALUE ...]``: run (or resume) an RL run; returns its last checkpoint."""
+    return RLTrainer(load_config(config_path, RLConfig, overrides)).run()

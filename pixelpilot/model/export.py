@@ -1,0 +1,39 @@
+"""Shipping a trained checkpoint: the model in half precision beside its processor, nothing of the run.
+
+A training checkpoint holds optimizer state and float32 weights; a shipped one holds what
+``load_model`` needs. bfloat16 halves the files (pixelpilot-nano travels inside the package) and
+loads back to float32 on a CPU without loss beyond the rounding itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from pixelpilot.errors import ModelError
+
+
+def export_checkpoint(src: str | Path, dst: str | Path, *, dtype: str = "bfloat16", greedy: bool = False) -> Path:
+    """Write ``src``'s model (cast to ``dtype``) and processor to ``dst``.
+
+    ``greedy`` makes greedy decoding the checkpoint's default (its generation config).
+    """
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    out = Path(dst)
+    try:
+        processor = AutoProcessor.from_pretrained(src)
+        model = AutoModelForImageTextToText.from_pretrained(src, dtype=getattr(torch, dtype))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot export {src}: {exc}") from exc
+    if greedy:
+        config = model.generation_config
+        for field in ("temperature", "top_p", "top_k"):
+            setattr(config, field, None)
+        config.do_sample = False
+        config.max_new_tokens = config.max_new_tokens or 256
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    return out

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Reproduce pixelpilot-nano from nothing: build the untrained nano Qwen3-VL, cold-start SFT on oracle
+# demonstrations, SAPO RL, then ship the result (bf16, greedy by default) inside the package.
+#   bash scripts/train_nano.sh                 # ~2 hours on a 2-core CPU; every stage resumes when rerun
+#   RUNS=/tmp/nano SMOKE=1 bash scripts/train_nano.sh   # a few steps of each stage at reduced size (tests)
+# Stages and their commands, each also runnable alone:
+#   pixelpilot tiny-checkpoint $RUNS/base --size nano
+#   pixelpilot sft examples/configs/nano/sft.yaml
+#   pixelpilot train examples/configs/nano/rl.yaml
+#   pixelpilot export $RUNS/rl/checkpoints/step-000040/model pixelpilot/model/checkpoints/nano --greedy
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS="${RUNS:-runs/nano}"
+SHIP="${SHIP:-pixelpilot/model/checkpoints/nano}"
+SFT_STEPS=750
+RL_STEPS=40
+SFT_SET=(--set "model.path=$RUNS/base" --set "output_dir=$RUNS/sft")
+RL_SET=(--set "output_dir=$RUNS/rl")
+if [ "${SMOKE:-0}" = "1" ]; then
+  SFT_STEPS=2
+  RL_STEPS=1
+  SFT_SET+=(--set batch_size=4 --set optim.micro_batch_size=4 --set optim.warmup_steps=0)
+  for i in 0 1 2 3 4 5 6 7 8; do SFT_SET+=(--set "demos.$i.oracle.num_seeds=1"); done
+  RL_SET+=(--set rollout.group_size=2 --set rollout.queries_per_step=1 --set eval.tasks=[]
+           --set optim.micro_batch_size=4)
+fi
+SFT_SET+=(--set "steps=$SFT_STEPS")
+RL_SET+=(--set "steps=$RL_STEPS" --set "model.path=$RUNS/sft/checkpoints/step-$(printf %06d "$SFT_STEPS")/model")
+
+if [ ! -f "$RUNS/base/config.json" ]; then
+  pixelpilot tiny-checkpoint "$RUNS/base" --size nano
+fi
+pixelpilot sft examples/configs/nano/sft.yaml "${SFT_SET[@]}"
+pixelpilot train examples/configs/nano/rl.yaml "${RL_SET[@]}"
+pixelpilot export "$RUNS/rl/checkpoints/step-$(printf %06d "$RL_STEPS")/model" "$SHIP" --dtype bfloat16 --greedy
+echo "pixelpilot-nano written to $SHIP"

@@ -1,0 +1,86 @@
+"""pixelpilot-nano: its untrained shape, its recipe (run at reduced size), and the shipped checkpoint's skill."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import gymnasium as gym
+import torch
+from safetensors import safe_open
+
+import pixelpilot  # noqa: F401  (registers the environment ids)
+from pixelpilot.agent import Agent
+from pixelpilot.agent.prompt import gui_system_texts
+from pixelpilot.cli import main
+from pixelpilot.model import load_model
+from pixelpilot.model.spec import nano_checkpoint
+from pixelpilot.model.tiny import NANO, build_tiny_checkpoint
+from pixelpilot.rl.eval_run import read_results
+from pixelpilot.rl.evaluation import summarize
+from pixelpilot.rl.sequences import encode_prompt
+
+ROOT = Path(__file__).resolve().parents[1]
+# Two trained tasks, one single-step and one multi-step, on held-out seeds (training used seeds < 10,000).
+HELD_OUT_TASKS = ("click-dialog", "click-button-sequence")
+
+
+def test_untrained_nano_reads_a_miniwob_screen_at_its_budget(tmp_path: Path) -> None:
+    path = build_tiny_checkpoint(tmp_path / "nano", size="nano", corpus=gui_system_texts())
+    model = load_model(f"hf:{path}")
+    try:
+        assert model.default_sampling.temperature == 0.0  # nano decodes greedily unless told otherwise
+        config = model.model.config
+        assert (config.text_config.hidden_size, config.text_config.num_hidden_layers) == (NANO.hidden, NANO.layers)
+        assert config.vision_config.depth == NANO.vision_depth and config.vision_config.spatial_merge_size == 2
+        weights = sum(p.numel() for p in model.model.parameters())
+        assert 5_000_000 < weights < 15_000_000  # bf16 files well under 60 MB
+        env = gym.make("pixelpilot/miniwob-click-button-v0")
+        try:
+            episode = Agent(model).episode(env)
+            episode.reset(seed=10000)
+            ids, images = encode_prompt(model.processor, episode.messages())
+        finally:
+            env.close()
+        image_tokens = ids.count(config.image_token_id)
+        # The 480x630 screenshot at the nano budget: 256x352 pixels, 8x11 merged tokens (docs/nano.md).
+        assert images[0].size == (480, 630) and image_tokens == 88
+        # Its tokenizer learned the system prompt it reads on every turn: words are single tokens.
+        system = model.tokenizer.encode(gui_system_texts()[0])
+        assert len(system) < 720 and len(ids) < 850
+    finally:
+        model.close()
+
+
+def test_train_nano_script_runs_every_stage_at_reduced_size(tmp_path: Path) -> None:
+    runs, ship = tmp_path / "runs", tmp_path / "ship"
+    env = {**os.environ, "RUNS": str(runs), "SHIP": str(ship), "SMOKE": "1"}
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "train_nano.sh")], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    sft = [json.loads(line) for line in (runs / "sft" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in sft] == [1, 2] and all(r["loss"] > 0 for r in sft)
+    rl = [json.loads(line) for line in (runs / "rl" / "metrics.jsonl").read_text().splitlines()]
+    assert rl[-1]["step"] == 1 and rl[-1]["episodes"] == 2 and "reward/format" in rl[-1]
+    with safe_open(str(ship / "model.safetensors"), "pt") as shipped:
+        assert {shipped.get_tensor(name).dtype for name in shipped.keys()} == {torch.bfloat16}  # noqa: SIM118
+    model = load_model(f"hf:{ship}")
+    try:
+        assert model.default_sampling.temperature == 0.0
+    finally:
+        model.close()
+
+
+def test_shipped_nano_solves_held_out_seeds_of_trained_tasks(tmp_path: Path) -> None:
+    assert (nano_checkpoint() / "model.safetensors").stat().st_size < 60 * 2**20
+    out = tmp_path / "eval"
+    envs = [arg for task in HELD_OUT_TASKS for arg in ("--env", f"pixelpilot/miniwob-{task}-v0")]
+    command = ["eval", *envs, "--model", "nano", "--seeds", "10000:10020", "--workers", "4", "--max-steps", "5"]
+    assert main([*command, "--out", str(out)]) == 0
+    summaries = {s.task: s for s in summarize(read_results(out))}
+    for task in HELD_OUT_TASKS:
+        assert summaries[task].episodes == 20
+        assert summaries[task].success_rate >= 0.8, f"{task}: {summaries[task]}"
