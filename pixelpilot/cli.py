@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the agent on an environment and save the trajectory and its report")
     run.add_argument("--env", required=True, help="environment id, e.g. pixelpilot/miniwob-click-button-v0")
-    run.add_argument("--model", required=True, help="hf:DIR, openai:http://HOST:PORT/v1#NAME or vllm:NAME")
+    run.add_argument("--model", required=True, help="nano, random, hf:DIR, openai:URL#NAME or vllm:NAME")
     run.add_argument("--max-steps", type=int, default=15)
     run.add_argument("--episodes", type=int, default=1)
     run.add_argument("--seed", type=int, default=0)

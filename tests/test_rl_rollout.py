@@ -285,3 +285,31 @@ def test_evaluate_plays_long_query_lists_a_batch_at_a_time(model: HFModel, envs:
     assert again.model_dump(exclude=timeless) == result.model_dump(exclude=timeless)
     with pytest.raises(ValueError, match="batch_size"):
         evaluate(agent, queries, envs, batch_size=0)
+
+
+def test_env_pool_keeps_at_most_max_idle_environments_least_recent_closing_first() -> None:
+    pool = EnvPool(max_idle=2)
+    queries = [Query(env_id=CLICK, seed=0, env_kwargs={"buttons": n}) for n in (2, 3, 4)]
+    envs = [env for query in queries for env in pool.acquire([query])]
+    for query, env in zip(queries, envs, strict=True):
+        pool.release(query, env)
+    idle = [env for kept in pool._idle.values() for env in kept]
+    assert idle == envs[1:]  # the first released closed when the third came back
+    (again,) = pool.acquire([queries[2]])
+    assert again is envs[2]  # a kept environment is reused
+    pool.release(queries[2], again)
+    pool.close()
+    with pytest.raises(ValueError, match="max_idle"):
+        EnvPool(max_idle=-1)
+
+
+def test_random_clicks_speak_the_tool_the_system_turn_offers() -> None:
+    from pixelpilot.agent.prompt import gui_system_texts
+    from pixelpilot.model import load_model
+
+    computer, mobile = gui_system_texts()
+    model = load_model("random")
+    conversations = [[{"role": "system", "content": [{"type": "text", "text": text}]}] for text in (computer, mobile)]
+    first, second = (g.text for g in model.generate(conversations))
+    assert '"name": "computer_use"' in first and '"left_click"' in first
+    assert '"name": "mobile_use"' in second and '"click"' in second and "computer_use" not in second

@@ -213,3 +213,22 @@ def test_web_oracles_record_demonstrations_and_a_resumed_run_reads_them_back(
         again.close()
     assert [r.turns[-1].token_ids for r in cached] == [r.turns[-1].token_ids for r in records]
     assert cache.exists()
+
+
+def test_saved_demonstrations_read_back_identical_with_their_images_as_png(model: HFModel, tmp_path: Path) -> None:
+    from pixelpilot.rl.demos import load_records, save_records
+
+    agent = Agent(model, max_steps=1, role_prompt=ROLE)
+    with EnvPool() as envs:
+        records = oracle_demonstrations(
+            [Query(env_id=CLICK, seed=s) for s in range(3)], agent.episode, model.processor, envs
+        )
+    save_records(tmp_path / "demos.pkl", records)
+    loaded = load_records(tmp_path / "demos.pkl")
+    raw = sum(image.width * image.height * 3 for r in records for t in r.turns for image in t.images)
+    assert (tmp_path / "demos.pkl").stat().st_size < raw / 4
+    for before, after in zip(records, loaded, strict=True):
+        assert [t.token_ids for t in after.turns] == [t.token_ids for t in before.turns]
+        for old, new in zip(before.turns[0].images, after.turns[0].images, strict=True):
+            assert new.mode == old.mode and new.tobytes() == old.tobytes()
+        assert after.trajectory.success == before.trajectory.success

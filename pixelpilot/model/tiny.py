@@ -308,6 +308,8 @@ class Sizes:
     min_pixels: int
     max_pixels: int
     tie_embeddings: bool = False
+    greedy: bool = False
+    """Decode greedily by default (the checkpoint's generation config): a model trained to act."""
 
 
 TINY = Sizes(
@@ -345,6 +347,7 @@ NANO = Sizes(
     min_pixels=32 * 32 * 4,
     max_pixels=NANO_MAX_PIXELS,
     tie_embeddings=True,
+    greedy=True,
 )
 """pixelpilot-nano's shape; docs/nano.md gives the measurements behind each choice."""
 
@@ -425,12 +428,12 @@ def build_tiny_checkpoint(
     seed: int = 0,
     min_pixels: int | None = None,
     max_pixels: int | None = None,
-    size: str = "tiny",
+    size: str | Sizes = "tiny",
     corpus: tuple[str, ...] = (),
 ) -> Path:
     """Write a small Qwen3-VL (dense, or MoE with ``moe=True``) with processor and template to ``path``.
 
-    ``size`` is ``tiny`` or ``nano`` (``SIZES``); the pixel budget defaults to the size's own.
+    ``size`` is ``tiny``, ``nano`` (``SIZES``) or any ``Sizes``; the pixel budget defaults to the size's own.
     ``corpus`` adds texts the tokenizer should encode compactly (the agent's system prompt).
     Loadable with ``AutoProcessor.from_pretrained(path)`` and ``Qwen3VLForConditionalGeneration``
     (``Qwen3VLMoeForConditionalGeneration``), servable by ``transformers serve``. Same seed, same
@@ -444,9 +447,9 @@ def build_tiny_checkpoint(
         Qwen3VLVideoProcessor,
     )
 
-    if size not in SIZES:
+    if isinstance(size, str) and size not in SIZES:
         raise ValueError(f"unknown checkpoint size {size!r}: use one of {', '.join(SIZES)}")
-    sizes = SIZES[size]
+    sizes = SIZES[size] if isinstance(size, str) else size
     min_pixels = sizes.min_pixels if min_pixels is None else min_pixels
     max_pixels = sizes.max_pixels if max_pixels is None else max_pixels
     out = Path(path)
@@ -462,7 +465,7 @@ def build_tiny_checkpoint(
         model = model_class(config)
     im_end, endoftext = tokenizer.convert_tokens_to_ids(["<|im_end|>", ENDOFTEXT])
     # Qwen3-VL Instruct's shipped defaults, token ids remapped to the tiny vocabulary.
-    model.generation_config = generation_config(endoftext, [im_end, endoftext], greedy=size == "nano")
+    model.generation_config = generation_config(endoftext, [im_end, endoftext], greedy=sizes.greedy)
     model.save_pretrained(out)
 
     size = {"shortest_edge": min_pixels, "longest_edge": max_pixels}

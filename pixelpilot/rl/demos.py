@@ -13,12 +13,15 @@ by one. A replay that does not end as the original did (a nondeterministic page)
 
 from __future__ import annotations
 
+import io
 import logging
+import pickle
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+from PIL import Image
 
 from pixelpilot.agent import Episode, Trajectory
 from pixelpilot.model.base import Generation
@@ -126,3 +129,36 @@ def trajectory_demonstrations(
             continue
         records.append(record)
     return records
+
+
+class _PNGPickler(pickle.Pickler):
+    """Pickles PIL images as PNG: a MiniWoB screenshot is 900 kB raw and ~20 kB as PNG."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, Image.Image):
+            buffer = io.BytesIO()
+            obj.save(buffer, format="PNG", compress_level=1)
+            return _png_image, (buffer.getvalue(),)
+        return NotImplemented
+
+
+def _png_image(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def save_records(path: str | Path, records: list[EpisodeRecord]) -> None:
+    """Write demonstrations to a file (atomically), their images as PNG; ``load_records`` reads them back."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".tmp")
+    with partial.open("wb") as file:
+        _PNGPickler(file, protocol=pickle.HIGHEST_PROTOCOL).dump(records)
+    partial.replace(target)
+
+
+def load_records(path: str | Path) -> list[EpisodeRecord]:
+    """Demonstrations written by ``save_records`` (a file of the run's own making: it is unpickled)."""
+    with Path(path).open("rb") as file:
+        return pickle.load(file)

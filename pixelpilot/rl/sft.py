@@ -11,7 +11,6 @@ oracles again (a few minutes of browser work for a MiniWoB mix). The loss is
 from __future__ import annotations
 
 import hashlib
-import pickle
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import torch
 
 from pixelpilot.rl.config import DemoSource, SFTConfig, load_config
-from pixelpilot.rl.demos import oracle_demonstrations, trajectory_demonstrations
+from pixelpilot.rl.demos import load_records, oracle_demonstrations, save_records, trajectory_demonstrations
 from pixelpilot.rl.dist import shard
 from pixelpilot.rl.losses import sft_loss
 from pixelpilot.rl.policy import Batch
@@ -61,7 +60,7 @@ class SFTTrainer(Trainer[SFTConfig]):
         )
         cache = self.output / "demos" / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.pkl"
         if cache.exists():
-            return pickle.loads(cache.read_bytes())
+            return load_records(cache)
         agent = self.agent(self.config.agent, self.config.eval.sampling)
         if source.oracle is not None:
             records = oracle_demonstrations(source.oracle.queries(), agent.episode, self.processor, self.envs)
@@ -74,10 +73,7 @@ class SFTTrainer(Trainer[SFTConfig]):
                 success_only=source.success_only,
             )
         if self.ctx.is_main:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            partial = cache.with_suffix(".tmp")
-            partial.write_bytes(pickle.dumps(records))
-            partial.replace(cache)
+            save_records(cache, records)
         return records
 
     def data_state(self) -> dict[str, Any]:

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The README's results table: held-out success (seeds 10,000-10,099) of random clicks, pixelpilot-nano
+# after SFT and after RL, on its nine training tasks and on five MiniWoB++ tasks it never trained on.
+#   bash scripts/eval_nano.sh [random|sft|rl|nano ...]     # every model when none is named; resumes
+# Each run writes runs/nano/eval/<model>-<trained|unseen>/{results.jsonl,index.html,success.png}.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS="${RUNS:-runs/nano}"
+SEEDS="${SEEDS:-10000:10100}"
+TRAINED=(click-test click-test-2 click-button click-dialog click-tab focus-text focus-text-2
+         click-button-sequence enter-text)
+UNSEEN=(click-test-transfer click-link click-dialog-2 click-widget enter-text-2)
+declare -A MODELS=(
+  [random]=random
+  [sft]="hf:$RUNS/sft/checkpoints/step-000750/model"
+  [rl]="hf:$RUNS/rl/checkpoints/step-000030/model"
+  [nano]=nano
+)
+
+envs() { for task in "$@"; do printf -- "--env pixelpilot/miniwob-%s-v0 " "$task"; done; }
+
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(random sft rl)
+for name in "${names[@]}"; do
+  model="${MODELS[$name]}"
+  # shellcheck disable=SC2046
+  pixelpilot eval $(envs "${TRAINED[@]}") --model "$model" --seeds "$SEEDS" --max-steps 5 --out "$RUNS/eval/$name-trained"
+  # shellcheck disable=SC2046
+  pixelpilot eval $(envs "${UNSEEN[@]}") --model "$model" --seeds "$SEEDS" --max-steps 5 --out "$RUNS/eval/$name-unseen"
+done
