@@ -232,3 +232,32 @@ def test_saved_demonstrations_read_back_identical_with_their_images_as_png(model
         for old, new in zip(before.turns[0].images, after.turns[0].images, strict=True):
             assert new.mode == old.mode and new.tobytes() == old.tobytes()
         assert after.trajectory.success == before.trajectory.success
+
+
+@pytest.mark.parametrize(
+    "override",
+    ["eval.sampling.temprature=0.5", "optim.lerning_rate=1", "eval.tasks.0.seeds=3"],
+)
+def test_typos_in_any_section_stop_the_run(tiny_checkpoint: Path, tmp_path: Path, override: str) -> None:
+    data = sft_config(tiny_checkpoint, tmp_path / "out", eval={"tasks": [{"env_id": CLICK, "num_seeds": 2}]})
+    path = write_config(tmp_path / "sft.yaml", data)
+    with pytest.raises(ValidationError, match=override.split("=")[0].split(".")[-1]):
+        load_config(path, SFTConfig, [override])
+
+
+def test_typos_in_rl_sections_and_reward_configs_stop_the_run() -> None:
+    from pixelpilot.rl.config import RLConfig
+
+    base = {"model": {"path": "x"}, "output_dir": "x", "steps": 1, "tasks": [{"env_id": CLICK}]}
+    for section, typo in [
+        ("loss", {"tua_neg": 3}),
+        ("advantage", {"normalise_std": False}),
+        ("filter", {"max_pass": 0.5}),
+        ("rollout", {"sampling": {"temprature": 0.5}}),
+        ("reward", {"components": [{"kind": "tool_calls", "config": {"targt": 2}}]}),
+    ]:
+        with pytest.raises((ValidationError, TypeError)):
+            config = RLConfig.model_validate({**base, section: typo})
+            from pixelpilot.rl.rewards.hybrid import build_hybrid
+
+            build_hybrid(config.reward)

@@ -20,7 +20,7 @@ Conversation = list[Message]
 class SamplingParams(BaseModel):
     """Sampling settings; ``for_model`` gives the Qwen3-VL report's per-model defaults."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     temperature: float = Field(1.0, ge=0.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)

@@ -19,7 +19,7 @@ class AdvantageConfig(BaseModel):
     solved or nearly never), which Dr. GRPO identifies as a difficulty bias.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     normalize_std: bool = True
     eps: float = Field(1e-6, gt=0.0, description="added to the std so that a near-uniform group stays finite")

@@ -27,7 +27,7 @@ _EPSILON = 1e-12
 class FilterConfig(BaseModel):
     """Keep a query when ``min_pass_rate < pass rate <= max_pass_rate``."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     max_pass_rate: float = Field(0.9, ge=0.0, le=1.0)
     min_pass_rate: float = Field(0.0, ge=0.0, le=1.0)
@@ -72,7 +72,7 @@ def filter_queries(groups: Mapping[Hashable, Sequence[bool]], config: FilterConf
 class MixedTaskConfig(BaseModel):
     """Families and their shares of each batch (normalised; they need not sum to 1)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     ratios: dict[str, float]
     batch_size: int = Field(ge=1)

@@ -37,7 +37,7 @@ MAX_LOG_RATIO = 20.0
 class PolicyLossConfig(BaseModel):
     """The policy objective and its regularisers; defaults are SAPO's."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     algorithm: Literal["sapo", "grpo"] = "sapo"
     tau_pos: float = Field(1.0, gt=0.0, description="SAPO temperature for positive advantages")

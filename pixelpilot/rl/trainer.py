@@ -333,15 +333,23 @@ class Trainer(Generic[RunConfig]):
         queries = [query for source in config.tasks for query in source.queries()]
         mine = [query for _, query in shard(queries, self.ctx)]
         agent = self.agent(self.config.agent, config.sampling)
-        seed = mix_seed(config.seed, self.ctx.rank)
+        # Each episode samples with a seed of its own query: the same results however ranks split the list.
         result = evaluate(
-            agent, mine, self.envs, sampling=config.sampling, sampling_seed=seed, batch_size=config.batch_size
+            agent, mine, self.envs, sampling=config.sampling, sampling_seed=config.seed, batch_size=config.batch_size
         )
-        totals = all_reduce({"episodes": result.episodes, "successes": result.successes}, self.ctx)
-        return {
+        counts = {"episodes": result.episodes, "successes": result.successes}
+        for episode in result.results:
+            counts[f"n/{episode.task}"] = counts.get(f"n/{episode.task}", 0) + 1
+            counts[f"hits/{episode.task}"] = counts.get(f"hits/{episode.task}", 0) + int(episode.success)
+        totals = all_reduce(counts, self.ctx)
+        metrics = {
             "eval_success_rate": totals["successes"] / max(1.0, totals["episodes"]),
             "eval_episodes": totals["episodes"],
         }
+        for key in [k for k in totals if k.startswith("n/")]:
+            name = key[2:]
+            metrics[f"eval/{name}"] = totals[f"hits/{name}"] / max(1.0, totals[key])
+        return metrics
 
     def data_state(self) -> dict[str, Any]:
         raise NotImplementedError

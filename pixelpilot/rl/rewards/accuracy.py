@@ -32,7 +32,7 @@ _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 class AccuracyConfig(BaseModel):
     """How to compare; ``auto`` picks choice for a letter reference, numeric for a number, else exact."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     mode: AccuracyMode = "auto"
     rel_tol: float = Field(1e-4, ge=0.0)

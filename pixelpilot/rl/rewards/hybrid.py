@@ -76,7 +76,7 @@ class HybridReward(RewardComponent):
 class ComponentSpec(BaseModel):
     """One component of a hybrid reward as data: its kind, weight, optional name and config fields."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: ComponentKind
     weight: float = 1.0
@@ -87,7 +87,7 @@ class ComponentSpec(BaseModel):
 class HybridRewardConfig(BaseModel):
     """A whole hybrid reward as data, in scoring order."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     components: list[ComponentSpec] = Field(min_length=1)
 

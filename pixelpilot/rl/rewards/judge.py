@@ -129,7 +129,7 @@ class JudgeConfig(BaseModel):
     scale) is the score of a reply without a readable score.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     template: str
     system: str | None = "You are a strict, impartial grader."

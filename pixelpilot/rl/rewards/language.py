@@ -43,7 +43,7 @@ JAPANESE_KANA_SHARE = 0.1
 class LanguageConfig(BaseModel):
     """When a response counts as being in another language than its prompt."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     max_foreign_share: float = Field(0.3, ge=0.0, le=1.0)
     """Largest share of the response's words written in another writing system than the prompt's."""

@@ -40,7 +40,7 @@ def repeated_ngram_share(text: str, n: int) -> tuple[float, int]:
 class RepetitionConfig(BaseModel):
     """Looping text within a turn, and turns that repeat an earlier turn word for word."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     ngram: int = Field(4, ge=1)
     threshold: float = Field(0.2, ge=0.0, lt=1.0)
@@ -100,7 +100,7 @@ class LanguagePenalty(RewardComponent):
 class FormatConfig(BaseModel):
     """What a well-formed turn is."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     require_tool_call: bool = True
     """Every turn of a pixelpilot agent acts through a tool call (terminate and answer included)."""

@@ -13,7 +13,7 @@ from pixelpilot.rl.rewards.base import RewardComponent, RewardScore, RolloutReco
 class TaskSuccessConfig(BaseModel):
     """``success`` gives 1/0 from the environment's verdict; ``env_reward`` passes its shaped reward on."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     source: Literal["success", "env_reward"] = "success"
     success_value: float = 1.0

@@ -21,7 +21,7 @@ FINAL_ACTIONS = ("answer", "terminate")
 class ToolCallConfig(BaseModel):
     """``bonus − step_penalty · max(0, |calls − target| − tolerance)``, floored at ``floor``."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     target: int = Field(1, ge=0)
     tolerance: int = Field(0, ge=0, description="calls this far from the target still earn the full bonus")
