@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 RUNS="${RUNS:-runs/nano}"
 SHIP="${SHIP:-pixelpilot/model/checkpoints/nano}"
-SFT_STEPS=750
+SFT_STEPS=1200
 RL_STEPS=30
 SFT_SET=(--set "model.path=$RUNS/base" --set "output_dir=$RUNS/sft")
 RL_SET=(--set "output_dir=$RUNS/rl")

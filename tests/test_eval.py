@@ -132,3 +132,13 @@ def test_seed_ranges_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["eval", "--env", CLICK_TEST, "--model", "random", "--seeds", "a:b", "--out", "x"])
     assert main(["eval", "--model", "random", "--out", "x"]) == 2
+
+
+def test_suites_name_their_environments() -> None:
+    from pixelpilot.rl.eval_run import suite_env_ids
+
+    miniwob = suite_env_ids("miniwob")
+    assert len(miniwob) == 130 and CLICK_TEST in miniwob and all(i.startswith("pixelpilot/miniwob-") for i in miniwob)
+    assert suite_env_ids("android") and not set(suite_env_ids("android")) & set(miniwob)
+    with pytest.raises(ValueError, match="no environments"):
+        suite_env_ids("nonesuch")

@@ -58,6 +58,7 @@ PLAIN_ADDED_TOKENS = (
 )
 
 BPE_VOCAB_SIZE = 3000
+COMPACT_VOCAB_SIZE = 4000
 CHAT_TEMPLATE_FILE = "qwen3_vl_chat_template.jinja"
 # Each visual token covers (16 * 2)^2 pixels; the tiny processor keeps screenshots to at most 256
 # tokens so that CPU tests stay fast (the real checkpoints allow 16384).
@@ -245,37 +246,48 @@ def _corpus(rng: random.Random, lines: int = 3000, texts: tuple[str, ...] = ()) 
     yield " ".join(str(n) for n in range(1001))
 
 
-def _train_tokenizer(seed: int, texts: tuple[str, ...] = ()):
-    """Byte-level BPE with Qwen2's pre-tokenizer, then Qwen's added tokens after the vocabulary."""
-    from transformers import Qwen2Tokenizer
+def _train_tokenizer(seed: int, texts: tuple[str, ...] = (), compact: bool = False):
+    """Byte-level BPE, then Qwen's added tokens after the vocabulary.
+
+    The default splits text as Qwen2 does (words, single digits) before BPE, so a token never spans
+    a word boundary. ``compact`` splits off single digits only: merges then run across words, and
+    text the corpus repeats (the system prompt, the tool-call JSON) becomes a few long tokens, while
+    numbers stay digit by digit as a model must write coordinates.
+    """
+    from transformers import PreTrainedTokenizerFast, Qwen2Tokenizer
     from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 
     bpe = Tokenizer(models.BPE())
     bpe.normalizer = normalizers.NFC()
+    split = Regex(r"\p{N}") if compact else Regex(PRETOKENIZE_REGEX)
     bpe.pre_tokenizer = pre_tokenizers.Sequence(
         [
-            pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+            pre_tokenizers.Split(split, behavior="isolated", invert=False),
             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
         ]
     )
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=BPE_VOCAB_SIZE,
+        vocab_size=COMPACT_VOCAB_SIZE if compact else BPE_VOCAB_SIZE,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
+        max_token_length=48 if compact else None,
     )
     bpe.train_from_iterator(_corpus(random.Random(seed), texts=texts), trainer)
-    trained = json.loads(bpe.to_str())["model"]
-
-    tokenizer = Qwen2Tokenizer(
-        vocab=trained["vocab"],
-        merges=[tuple(pair) for pair in trained["merges"]],
-        unk_token=None,
-        eos_token=ENDOFTEXT,
-        pad_token=ENDOFTEXT,
-        errors="replace",
-        model_max_length=262144,
-    )
+    common = {"eos_token": ENDOFTEXT, "pad_token": ENDOFTEXT, "model_max_length": 262144}
+    if compact:
+        # A plain fast tokenizer keeps this pre-tokenizer in tokenizer.json; Qwen2Tokenizer would
+        # impose Qwen's word split again on loading.
+        tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, **common)
+    else:
+        trained = json.loads(bpe.to_str())["model"]
+        tokenizer = Qwen2Tokenizer(
+            vocab=trained["vocab"],
+            merges=[tuple(pair) for pair in trained["merges"]],
+            unk_token=None,
+            errors="replace",
+            **common,
+        )
     tokenizer.add_special_tokens(
         {"extra_special_tokens": [AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS]}
     )
@@ -310,6 +322,8 @@ class Sizes:
     tie_embeddings: bool = False
     greedy: bool = False
     """Decode greedily by default (the checkpoint's generation config): a model trained to act."""
+    compact_tokenizer: bool = False
+    """BPE merges across words (``_train_tokenizer``): the fixed prompt costs a fifth of the tokens."""
 
 
 TINY = Sizes(
@@ -348,6 +362,7 @@ NANO = Sizes(
     max_pixels=NANO_MAX_PIXELS,
     tie_embeddings=True,
     greedy=True,
+    compact_tokenizer=True,
 )
 """pixelpilot-nano's shape; docs/nano.md gives the measurements behind each choice."""
 
@@ -454,7 +469,7 @@ def build_tiny_checkpoint(
     max_pixels = sizes.max_pixels if max_pixels is None else max_pixels
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
-    tokenizer = _train_tokenizer(seed, corpus)
+    tokenizer = _train_tokenizer(seed, corpus, compact=sizes.compact_tokenizer)
     template = chat_template()
     tokenizer.chat_template = template
 
