@@ -1,27 +1,28 @@
 #!/usr/bin/env bash
-# The README's results table: held-out success (seeds 10,000-10,099) of random clicks, pixelpilot-nano
+# The README's results table: held-out success (seeds 10,000-10,049) of random clicks, pixelpilot-nano
 # after SFT and after RL, on its nine training tasks and on five MiniWoB++ tasks it never trained on.
-#   bash scripts/eval_nano.sh [random|sft|rl|nano ...]     # every model when none is named; resumes
+#   bash scripts/eval_nano.sh [random|sft|rl|nano ...]     # random, sft and nano when none is named; resumes
+#   python scripts/nano_table.py                            # the tables, in markdown
 # Each run writes runs/nano/eval/<model>-<trained|unseen>/{results.jsonl,index.html,success.png}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS="${RUNS:-runs/nano}"
-SEEDS="${SEEDS:-10000:10100}"
+SEEDS="${SEEDS:-10000:10050}"
 TRAINED=(click-test click-test-2 click-button click-dialog click-tab focus-text focus-text-2
          click-button-sequence enter-text)
 UNSEEN=(click-test-transfer click-link click-dialog-2 click-widget enter-text-2)
 declare -A MODELS=(
   [random]=random
-  [sft]="hf:$RUNS/sft/checkpoints/step-001200/model"
-  [rl]="hf:$RUNS/rl/checkpoints/step-000030/model"
+  [sft]="hf:$RUNS/sft/checkpoints/step-001000/model"
+  [rl]="hf:$RUNS/rl/checkpoints/step-000010/model"
   [nano]=nano
 )
 
 envs() { for task in "$@"; do printf -- "--env pixelpilot/miniwob-%s-v0 " "$task"; done; }
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(random sft rl)
+[ ${#names[@]} -gt 0 ] || names=(random sft nano)
 for name in "${names[@]}"; do
   model="${MODELS[$name]}"
   # shellcheck disable=SC2046

@@ -7,14 +7,14 @@
 #   pixelpilot tiny-checkpoint $RUNS/base --size nano
 #   pixelpilot sft examples/configs/nano/sft.yaml
 #   pixelpilot train examples/configs/nano/rl.yaml
-#   pixelpilot export $RUNS/rl/checkpoints/step-000030/model pixelpilot/model/checkpoints/nano --greedy
+#   pixelpilot export $RUNS/rl/checkpoints/step-000010/model pixelpilot/model/checkpoints/nano --greedy
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS="${RUNS:-runs/nano}"
 SHIP="${SHIP:-pixelpilot/model/checkpoints/nano}"
-SFT_STEPS=1200
-RL_STEPS=30
+SFT_STEPS=1000
+RL_STEPS=10
 SFT_SET=(--set "model.path=$RUNS/base" --set "output_dir=$RUNS/sft")
 RL_SET=(--set "output_dir=$RUNS/rl")
 if [ "${SMOKE:-0}" = "1" ]; then

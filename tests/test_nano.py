@@ -23,8 +23,9 @@ from pixelpilot.rl.evaluation import summarize
 from pixelpilot.rl.sequences import encode_prompt
 
 ROOT = Path(__file__).resolve().parents[1]
-# Two trained tasks, one single-step and one multi-step, on held-out seeds (training used seeds < 10,000).
-HELD_OUT_TASKS = ("click-dialog", "click-button-sequence")
+# The two trained tasks the shipped model does best (README: 100% and 82% on seeds 10,000-10,049), on
+# held-out seeds (training used seeds < 10,000): a checkpoint or an eval path that regresses fails here.
+HELD_OUT_TASKS = ("click-tab", "focus-text-2")
 
 
 def test_untrained_nano_reads_a_miniwob_screen_at_its_budget(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ actors, the synthetic environments and MiniWoB's Chromium pages are all real.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -135,7 +136,18 @@ class KillingFirstStep(RayEnvs):
     def send(self, episode: Any, action: Any) -> None:
         if not self.killed:
             self.killed = True
-            ray.kill(episode.env.pool.actors[0])
+            actor = episode.env.pool.actors[0]
+            ray.kill(actor)
+            # ray.kill is asynchronous: wait until the actor refuses calls, or a loaded machine lets
+            # the first step through before the worker dies.
+            for _ in range(200):
+                try:
+                    ray.get(actor.__ray_ready__.remote(), timeout=5)
+                except ray.exceptions.RayActorError:
+                    break
+                except ray.exceptions.GetTimeoutError:
+                    continue
+                time.sleep(0.05)
         super().send(episode, action)
 
 
