@@ -20,7 +20,6 @@ from pixelpilot.errors import ModelError
 from pixelpilot.model.base import ChatModel
 
 SCHEMES = ("hf", "openai", "vllm")
-NAMED_MODELS = ("nano", "random")
 NANO_PACKAGE_DIR = "checkpoints/nano"
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9_+.-]*):(?!//)")
 
@@ -51,11 +50,12 @@ def nano_checkpoint() -> Path:
 
 def load_model(spec: str, **kwargs: Any) -> ChatModel:
     """Build the backend a spec names; keyword arguments go to that backend (device, dtype, sampling...)."""
-    if isinstance(spec, str) and spec.strip() == "random":
+    name = spec.strip() if isinstance(spec, str) else spec
+    if name == "random":
         from pixelpilot.model.random_click import RandomClickModel
 
         return RandomClickModel(**kwargs)
-    if isinstance(spec, str) and spec.strip() == "nano":
+    if name == "nano":
         spec = f"hf:{nano_checkpoint()}"
     scheme, target = parse_spec(spec)
     if scheme == "hf":

@@ -80,10 +80,9 @@ def run_eval(
     folder.mkdir(parents=True, exist_ok=True)
     done = {result.key for result in read_results(folder)}
     plan = [
-        (env_id, [Query(env_id=env_id, seed=seed) for seed in seeds if (_short(env_id), seed) not in done])
-        for env_id in env_ids
+        [Query(env_id=env_id, seed=seed) for seed in seeds if (_short(env_id), seed) not in done] for env_id in env_ids
     ]
-    todo = sum(len(queries) for _, queries in plan)
+    todo = sum(len(queries) for queries in plan)
     if todo:
         chat_model = load_model(model)
         agent = Agent(chat_model, max_steps=max_steps, sampling=sampling)
@@ -109,11 +108,9 @@ def run_eval(
                 progress.update(bar, advance=1, status=status)
 
             try:
-                for _env_id, queries in plan:
-                    if not queries:
-                        continue
-                    envs = EnvPool()  # one task's environments at a time: a sweep of 100 tasks starts no 100 browsers
-                    try:
+                # One task's environments at a time: a sweep of 100 tasks starts no 100 browsers.
+                for queries in filter(None, plan):
+                    with EnvPool() as envs:
                         evaluate(
                             agent,
                             queries,
@@ -124,8 +121,6 @@ def run_eval(
                             out_dir=folder,
                             on_episode=record,
                         )
-                    finally:
-                        envs.close()
             finally:
                 chat_model.close()
     wanted = {(_short(env_id), seed) for env_id in env_ids for seed in seeds}

@@ -136,6 +136,7 @@ class EnvPool:
         self.max_idle = max_idle
         self._idle: dict[str, list[gym.Env]] = {}
         self._released: list[tuple[str, gym.Env]] = []
+        """The idle environments in the order they came back: the first is the least recently used."""
         self._arrived: list[tuple[Episode, Any]] = []
         self._closed = False
 
@@ -145,7 +146,12 @@ class EnvPool:
         envs = []
         for query in queries:
             idle = self._idle.get(query.pool_key, []) if query.pool_key is not None else []
-            envs.append(idle.pop() if idle else query.make_env())
+            if idle:
+                env = idle.pop()
+                self._released.remove((query.pool_key, env))
+                envs.append(env)
+            else:
+                envs.append(query.make_env())
         return envs
 
     def release(self, query: Query, env: gym.Env) -> None:
@@ -153,11 +159,8 @@ class EnvPool:
             env.close()
             return
         self._idle.setdefault(query.pool_key, []).append(env)
-        if self.max_idle is None:
-            return
-        self._released = [(key, idle) for key, idle in self._released if idle in self._idle.get(key, [])]
         self._released.append((query.pool_key, env))
-        while len(self._released) > self.max_idle:
+        while self.max_idle is not None and len(self._released) > self.max_idle:
             key, oldest = self._released.pop(0)
             self._idle[key].remove(oldest)
             oldest.close()
@@ -185,6 +188,7 @@ class EnvPool:
             for env in envs:
                 env.close()
         self._idle.clear()
+        self._released.clear()
 
     def __enter__(self) -> EnvPool:
         return self
