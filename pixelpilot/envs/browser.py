@@ -369,8 +369,8 @@ class Tabs:
         self._silent = 0
         """Targets still unreported when a step's settle time ran out: later steps do not wait for them."""
         self._crashed: list[Page] = []
-        self.opened: list[str] = []
-        """URLs of the pages that came to the front since the list was last cleared."""
+        self._opened: list[Page] = []
+        """Pages that came to the front since ``changes`` was last called."""
         self.closed: list[str] = []
         """URLs of the pages that closed since the list was last cleared: by themselves, crashed behind the
         one in front, or closed to keep ``max_pages``."""
@@ -447,17 +447,29 @@ class Tabs:
             self._pages.remove(page)
             self._close(page)
         for page in arrived:
-            if self._blocked(page):
-                self._close(page, report=False)  # its URL is in the blocked requests
-                continue
             if page.viewport_size != self._viewport:  # window.open(url, name, "width=...,height=...")
                 page.set_viewport_size(self._viewport)
             self._pages.append(page)
-            self.opened.append(page.url)
+            self._opened.append(page)
+        self._drop_refused()
         self._trim()
 
-    def _blocked(self, page: Page) -> bool:
-        """Whether the page shows Chromium's error page because the allow-list refused its document."""
+    def _drop_refused(self) -> None:
+        """Close the pages opened to an origin the allow-list refuses, as if they had never opened.
+
+        A popup is often reported while still on its initial ``about:blank``; its refused navigation turns
+        it into Chromium's error page later, so this runs again on every ``follow``, after the new page in
+        front has settled. A page that was already reported opened is reported closed.
+        """
+        for page in [page for page in self._pages[1:] if self._refused(page)]:
+            self._pages.remove(page)
+            reported_opened = page not in self._opened  # by an earlier step's changes
+            if not reported_opened:
+                self._opened.remove(page)
+            self._close(page, report=reported_opened)  # its URL is in the blocked requests either way
+
+    def _refused(self, page: Page) -> bool:
+        """Whether the page shows Chromium's error page because the allow-list refused its first document."""
         if self._policy.allow_all or not page.url.startswith("chrome-error:"):
             return False
         try:
@@ -466,7 +478,14 @@ class Tabs:
             session.detach()
         except PlaywrightError:
             return False  # it closed meanwhile; the next follow drops it
-        return not self._policy.allows(history["entries"][history["currentIndex"]]["url"])
+        entries = history["entries"]
+        return len(entries) == 1 and not self._policy.allows(entries[0]["url"])
+
+    def changes(self) -> tuple[list[str], list[str]]:
+        """URLs of the pages opened (as they are now, settled) and closed since the last call."""
+        opened, closed = [page.url for page in self._opened], self.closed
+        self._opened, self.closed = [], []
+        return opened, closed
 
     def _trim(self) -> None:
         """Close the oldest pages behind the one in front while more than ``max_pages`` are open."""
@@ -643,11 +662,7 @@ class BrowserSession:
 
     def page_changes(self) -> tuple[list[str], list[str]]:
         """URLs of the pages opened and closed since the last call."""
-        if self._tabs is None:
-            return [], []
-        opened, closed = self._tabs.opened, self._tabs.closed
-        self._tabs.opened, self._tabs.closed = [], []
-        return opened, closed
+        return ([], []) if self._tabs is None else self._tabs.changes()
 
     def _block(self, route: Route) -> None:
         self.blocked.append(route.request.url)
