@@ -8,9 +8,12 @@ import webbrowser
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console()
+CHECK_HELP = "only check the config and every environment, file and path it names (seconds), then exit"
+CHANGE_HELP = "resume even though the config changed since the run started, applying the new values"
 OVERRIDE_HELP = "override a config value, e.g. --set steps=10 --set optim.lr=1e-4 --set demos.0.oracle.num_seeds=2"
 
 
@@ -90,17 +93,33 @@ def _cmd_view(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace, kind: str) -> int:
+    """``--check``: validate the config and everything it names, without loading the model."""
+    from pixelpilot.rl.config import RLConfig, SFTConfig, load_config
+
+    config = load_config(args.config, SFTConfig if kind == "sft" else RLConfig, args.set)
+    config.check()
+    console.print(f"{args.config}: the config is valid and every environment, file and path it names exists")
+    return 0
+
+
 def _cmd_sft(args: argparse.Namespace) -> int:
+    if args.check:
+        return _check(args, "sft")
     from pixelpilot.rl.sft import run_sft
 
-    console.print(f"last checkpoint: [bold]{run_sft(args.config, args.set)}[/]")
+    last = run_sft(args.config, args.set, allow_config_change=args.allow_config_change)
+    console.print(f"last checkpoint: [bold]{last}[/] (load it with --model hf:{last})")
     return 0
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    if args.check:
+        return _check(args, "train")
     from pixelpilot.rl.trainer import run_train
 
-    console.print(f"last checkpoint: [bold]{run_train(args.config, args.set)}[/]")
+    last = run_train(args.config, args.set, allow_config_change=args.allow_config_change)
+    console.print(f"last checkpoint: [bold]{last}[/] (load it with --model hf:{last})")
     return 0
 
 
@@ -206,23 +225,29 @@ def build_parser() -> argparse.ArgumentParser:
     sft = sub.add_parser("sft", help="cold-start SFT from a YAML config (resumes from its last checkpoint)")
     sft.add_argument("config")
     sft.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=OVERRIDE_HELP)
+    sft.add_argument("--allow-config-change", action="store_true", help=CHANGE_HELP)
+    sft.add_argument("--check", action="store_true", help=CHECK_HELP)
     sft.set_defaults(func=_cmd_sft)
 
     train = sub.add_parser("train", help="RL (SAPO/GRPO) from a YAML config (resumes; torchrun for several processes)")
     train.add_argument("config")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=OVERRIDE_HELP)
+    train.add_argument("--allow-config-change", action="store_true", help=CHANGE_HELP)
+    train.add_argument("--check", action="store_true", help=CHECK_HELP)
     train.set_defaults(func=_cmd_train)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from pydantic import ValidationError
+
     from pixelpilot.errors import PixelpilotError
 
     try:
         return args.func(args)
-    except PixelpilotError as error:
-        console.print(f"[red]error:[/] {error}")
+    except (PixelpilotError, ValidationError) as error:
+        console.print(f"[red]error:[/] {escape(str(error))}", highlight=False)
         return 2
 
 

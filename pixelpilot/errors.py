@@ -2,7 +2,8 @@
 
 Every failure a model can cause (bad text, a bad call, an action the environment refuses) is a
 ``PixelpilotError``; the agent turns exactly these into error observations the model can read,
-and lets everything else propagate as a bug.
+and lets everything else propagate as a bug. The command line prints any ``PixelpilotError`` as
+one clear message: ``ConfigError`` is the user's, a run that cannot start as configured.
 """
 
 from __future__ import annotations
@@ -30,3 +31,7 @@ class EnvError(PixelpilotError):
 
 class ModelError(PixelpilotError):
     """A model backend could not produce a response (server down, bad spec, missing extra)."""
+
+
+class ConfigError(PixelpilotError):
+    """A training or evaluation config cannot run as given (a changed config on resume, a missing input)."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
+
+import yaml
 
 from pixelpilot.agent import Trajectory
 from pixelpilot.cli import main
@@ -53,3 +56,31 @@ def test_a_bad_model_spec_is_a_clear_error_not_a_traceback(capsys):
     code = main(["run", "--env", "pixelpilot/miniwob-click-button-v0", "--model", "ftp:nowhere"])
     assert code == 2
     assert "unknown model backend" in capsys.readouterr().out
+
+
+def test_training_under_a_pipe_prints_plain_step_lines_and_config_errors_plainly(tiny_checkpoint, tmp_path):
+    """`pixelpilot sft CONFIG | cat`: no live bar, one readable line per logged step with the time left."""
+    config = {
+        "model": {"path": str(tiny_checkpoint)},
+        "output_dir": str(tmp_path / "out"),
+        "steps": 3,
+        "batch_size": 2,
+        "agent": {"max_steps": 1},
+        "demos": [{"oracle": {"env_id": "pixelpilot/synthetic-click-button-v0", "num_seeds": 2}}],
+        "optim": {"lr": 0.01, "micro_batch_size": 2},
+        "logging": {"plot": False, "log_every": 2},
+    }
+    path = tmp_path / "sft.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    executable = shutil.which("pixelpilot")
+    done = subprocess.run([executable, "sft", str(path)], capture_output=True, text=True, timeout=300, check=True)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("sft step")]
+    assert [line.split()[2] for line in lines] == ["2/3", "3/3"]  # every 2nd step, and the last
+    assert all(re.search(r"loss [\d.e-]+ [\d.]+ s/step ETA \d+s$", line) for line in lines), lines
+    assert "Writing model shards" not in done.stderr and "\x1b[" not in done.stdout
+    assert f"hf:{tmp_path / 'out' / 'checkpoints' / 'step-000003'}" in done.stdout.replace("\n", "")
+
+    bad = subprocess.run(
+        [executable, "sft", str(path), "--set", "optim.lerning_rate=1"], capture_output=True, text=True, timeout=120
+    )
+    assert bad.returncode == 2 and "lerning_rate" in bad.stdout and "Traceback" not in bad.stdout + bad.stderr

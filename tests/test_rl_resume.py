@@ -7,6 +7,7 @@ step's loss (and the final weights) with an uninterrupted run of the same config
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -20,7 +21,9 @@ import yaml
 from safetensors.torch import load_file
 
 import pixelpilot  # noqa: F401  (registers the environment ids)
+from pixelpilot.errors import ConfigError
 from pixelpilot.rl.checkpoint import MODEL_DIR, step_dir
+from pixelpilot.rl.config import SFTConfig, load_config
 from pixelpilot.rl.metrics import read_metrics
 from pixelpilot.rl.sft import run_sft
 from pixelpilot.rl.trainer import run_train
@@ -125,3 +128,27 @@ def test_killed_run_resumes_where_it_stopped(kind: str, tiny_checkpoint: Path, t
     ours, theirs = weights(killed), weights(straight)
     assert ours.keys() == theirs.keys()
     assert all(torch.equal(ours[name], theirs[name]) for name in ours)
+
+
+def test_the_run_folder_keeps_its_config_and_a_changed_one_is_refused_or_applied(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    data = sft_config(tiny_checkpoint, out)
+    data.update(steps=2, optim={**data["optim"], "schedule": "constant", "warmup_steps": 0})
+    path = write(tmp_path / "sft.yaml", data)
+    run_sft(path)
+    saved = yaml.safe_load((out / "config.yaml").read_text(encoding="utf-8"))
+    assert SFTConfig.model_validate(saved) == load_config(path, SFTConfig)  # every default written out
+    assert saved["optim"]["betas"] == [0.9, 0.999] and saved["checkpoint"]["resume"] is True
+
+    with pytest.raises(ConfigError, match=r"optim\.lr: 0\.005 -> 0\.5"):
+        run_sft(path, ["steps=3", "optim.lr=0.5"])
+    run_sft(path, ["steps=3"])  # a longer run changes nothing a step computes
+    run_sft(path, ["steps=4", "optim.lr=0.5"], allow_config_change=True)
+    assert [r["lr"] for r in read_metrics(out / "metrics.jsonl")] == [0.005, 0.005, 0.005, 0.5]
+    assert yaml.safe_load((out / "config.yaml").read_text(encoding="utf-8"))["optim"]["lr"] == 0.5
+    record = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert [start["from_step"] for start in record["starts"]] == [0, 2, 3]
+    assert torch.__version__.startswith(record["torch"])
+    assert record["pixelpilot"] and record["starts"][0]["host"]

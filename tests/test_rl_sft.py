@@ -13,9 +13,11 @@ from pydantic import ValidationError
 
 import pixelpilot  # noqa: F401  (registers the environment ids)
 from pixelpilot.agent import Agent
+from pixelpilot.errors import ConfigError, ModelError
 from pixelpilot.model import load_model
 from pixelpilot.model.hf import HFModel
-from pixelpilot.rl.config import SFTConfig, load_config
+from pixelpilot.model.spec import resolve_model_path
+from pixelpilot.rl.config import RLConfig, SFTConfig, load_config
 from pixelpilot.rl.demos import oracle_demonstrations, trajectory_demonstrations
 from pixelpilot.rl.losses import sft_loss
 from pixelpilot.rl.metrics import read_metrics
@@ -23,6 +25,7 @@ from pixelpilot.rl.policy import TokenLogprobs, collate
 from pixelpilot.rl.rollout import EnvPool, Query
 from pixelpilot.rl.sequences import end_token_id, episode_sequences
 from pixelpilot.rl.sft import SFTTrainer, run_sft
+from pixelpilot.rl.trainer import RLTrainer
 from pixelpilot.tools import image_zoom_in_tool
 
 CLICK = "pixelpilot/synthetic-click-button-v0"
@@ -114,6 +117,9 @@ def test_sft_lowers_the_loss_and_writes_a_loadable_checkpoint(tiny_checkpoint: P
     state = json.loads((final / "trainer_state.json").read_text())
     assert state["step"] == 12 and state["kind"] == "sft" and state["data"]["sampler"]["batches"] == 12
     loaded = load_model(f"hf:{final / 'model'}")
+    # The path the trainer prints, and the run folder, load the same weights.
+    for spec in (f"hf:{final}", f"run:{tmp_path / 'out'}", str(tmp_path / "out")):
+        assert resolve_model_path(spec) == str(final / "model")
     trained = torch.load(final / "optimizer.pt", weights_only=False)["optimizer"]["state"]
     assert trained and loaded.model.config.vision_config.depth == 2
     original = HFModel(str(tiny_checkpoint)).model.state_dict()
@@ -174,6 +180,32 @@ def test_tiny_model_path_builds_the_checkpoint_once(tmp_path: Path) -> None:
     stamp = (tmp_path / "built" / "config.json").stat().st_mtime_ns
     assert config.model.resolve() == str(tmp_path / "built")
     assert (tmp_path / "built" / "config.json").stat().st_mtime_ns == stamp
+
+
+def test_a_missing_local_model_path_fails_at_once(
+    tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Local-looking paths that do not exist are never taken for hub ids (which would retry the hub)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "empty").mkdir(parents=True)
+    for missing in ("runs/nope", "runs/does_not_exist/model", str(tmp_path / "gone"), "./gone", "run:runs/empty"):
+        with pytest.raises(ModelError, match="no checkpoint"):
+            resolve_model_path(missing)
+    assert resolve_model_path("Qwen/Qwen3-VL-2B-Instruct") == "Qwen/Qwen3-VL-2B-Instruct"  # a hub id stays one
+    config = SFTConfig.model_validate({**sft_config(tiny_checkpoint, tmp_path / "out"), "model": {"path": "runs/nope"}})
+    with pytest.raises(ConfigError, match=r"model\.path: no checkpoint at runs/nope"):
+        SFTTrainer(config)
+
+
+def test_frozen_vision_parts_keep_their_weights(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    model = {"path": str(tiny_checkpoint), "freeze_vision_tower": True, "freeze_multi_modal_projector": True}
+    config = write_config(tmp_path / "sft.yaml", sft_config(tiny_checkpoint, tmp_path / "out", steps=2, model=model))
+    final = run_sft(config)
+    original = HFModel(str(tiny_checkpoint)).model.state_dict()
+    trained = HFModel(str(final / "model")).model.state_dict()
+    changed = {k for k, v in trained.items() if not torch.equal(v, original[k])}
+    assert changed and not any(".visual." in k for k in changed)
+    assert any("language_model" in k for k in changed)
 
 
 def test_overrides_set_nested_keys_and_list_items(tiny_checkpoint: Path, tmp_path: Path) -> None:
@@ -261,3 +293,30 @@ def test_typos_in_rl_sections_and_reward_configs_stop_the_run() -> None:
             from pixelpilot.rl.rewards.hybrid import build_hybrid
 
             build_hybrid(config.reward)
+
+
+def test_every_input_is_checked_before_the_model_loads(tiny_checkpoint: Path, tmp_path: Path, capsys) -> None:
+    """A misspelt env id in the last, rarely drawn task fails in seconds, not when it is first drawn."""
+    from pixelpilot.cli import main
+
+    good = sft_config(tiny_checkpoint, tmp_path / "out")
+    path = write_config(tmp_path / "good.yaml", good)
+    assert main(["sft", str(path), "--check"]) == 0 and "valid" in capsys.readouterr().out
+    demos = [*good["demos"], {"oracle": {"env_id": "pixelpilot/miniwob-clik-test-v0"}, "weight": 0.01}]
+    bad = {
+        **good,
+        "demos": [*demos, {"trajectories": [str(tmp_path / "none-*")]}],
+        "eval": {"tasks": [{"questions": str(tmp_path / "missing.jsonl")}]},
+    }
+    bad_path = write_config(tmp_path / "bad.yaml", bad)
+    assert main(["sft", str(bad_path), "--check"]) == 2
+    out = capsys.readouterr().out
+    for problem in ("'pixelpilot/miniwob-clik-test-v0' is not registered", "no saved trajectory", "missing.jsonl"):
+        assert problem in out.replace("\n", " ")
+    rl = {
+        **{k: v for k, v in good.items() if k not in ("demos", "batch_size")},
+        "tasks": [{"env_id": CLICK}, {"env_id": "pixelpilot/nope-v0", "weight": 0.01}],
+    }
+    with pytest.raises(ConfigError, match="pixelpilot/nope-v0"):
+        RLTrainer(RLConfig.model_validate(rl))
+    assert not (tmp_path / "out").exists()  # nothing started

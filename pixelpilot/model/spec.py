@@ -4,6 +4,10 @@
 no scheme is a transformers checkpoint. Backends are imported only when named, so a machine
 without vLLM can still load the others.
 
+A local DIR may be the path a trainer prints (a checkpoint folder, whose weights are in its
+``model/``) or ``run:OUTPUT_DIR``, the newest checkpoint of a training run. A path that is local
+and does not exist fails at once, never as a hub download retried offline.
+
 Two names need no path: ``nano`` is pixelpilot-nano, the small Qwen3-VL shipped inside the package
 (trained by ``scripts/train_nano.sh``), and ``random`` is the seeded random-click policy, the chance
 level of a task.
@@ -19,7 +23,7 @@ from typing import Any
 from pixelpilot.errors import ModelError
 from pixelpilot.model.base import ChatModel
 
-SCHEMES = ("hf", "openai", "vllm")
+SCHEMES = ("hf", "openai", "vllm", "run")
 NANO_PACKAGE_DIR = "checkpoints/nano"
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9_+.-]*):(?!//)")
 
@@ -40,6 +44,55 @@ def parse_spec(spec: str) -> tuple[str, str]:
     return scheme, target
 
 
+def _looks_local(target: str) -> bool:
+    """A path rather than a hub id (``org/name``): absolute, relative, or under a folder that exists here."""
+    if target.startswith(("/", ".", "~")) or target.count("/") > 1 or "\\" in target:
+        return True
+    return "/" in target and Path(target.split("/", 1)[0]).is_dir()
+
+
+def resolve_checkpoint(target: str) -> str:
+    """The directory of the weights a local target names, or the target unchanged when it is a hub id.
+
+    A checkpoint folder of a training run (``.../checkpoints/step-N``) holds its weights in ``model/``, and
+    a run's output folder its checkpoints in ``checkpoints/``: both resolve to the weights inside.
+    """
+    from pixelpilot.rl.checkpoint import CHECKPOINTS, MODEL_DIR
+
+    path = Path(target).expanduser()
+    if not path.exists():
+        if _looks_local(target):
+            raise ModelError(f"no checkpoint at {target}")
+        return target
+    if (path / "config.json").exists():
+        return str(path)
+    if (path / MODEL_DIR / "config.json").exists():
+        return str(path / MODEL_DIR)
+    if (path / CHECKPOINTS).is_dir():
+        return run_checkpoint(target)
+    raise ModelError(f"no checkpoint at {target}: neither a model (config.json), a checkpoint nor a run folder")
+
+
+def run_checkpoint(output_dir: str) -> str:
+    """The weights of a training run's newest checkpoint (``run:OUTPUT_DIR``)."""
+    from pixelpilot.rl.checkpoint import MODEL_DIR, latest_checkpoint
+
+    newest = latest_checkpoint(Path(output_dir).expanduser())
+    if newest is None:
+        raise ModelError(f"no checkpoint in run folder {output_dir}")
+    return str(newest / MODEL_DIR)
+
+
+def resolve_model_path(spec: str) -> str:
+    """A trainer's ``model.path`` or an ``hf:`` target: ``run:DIR``, a checkpoint, a model folder or a hub id."""
+    scheme, target = parse_spec(spec)
+    if scheme == "run":
+        return run_checkpoint(target)
+    if scheme != "hf":
+        raise ModelError(f"{spec!r} is not a transformers checkpoint (use a folder, run:DIR or a hub id)")
+    return resolve_checkpoint(target)
+
+
 def nano_checkpoint() -> Path:
     """The directory of the pixelpilot-nano checkpoint shipped with the package."""
     path = Path(str(resources.files("pixelpilot.model").joinpath(NANO_PACKAGE_DIR)))
@@ -58,14 +111,14 @@ def load_model(spec: str, **kwargs: Any) -> ChatModel:
     if name == "nano":
         spec = f"hf:{nano_checkpoint()}"
     scheme, target = parse_spec(spec)
-    if scheme == "hf":
+    if scheme in ("hf", "run"):
         from pixelpilot.model.hf import HFModel
 
-        return HFModel(target, **kwargs)
+        return HFModel(resolve_model_path(spec), **kwargs)
     if scheme == "openai":
         from pixelpilot.model.openai_http import OpenAIModel
 
         return OpenAIModel.from_spec(target, **kwargs)
     from pixelpilot.model.vllm_backend import VLLMModel
 
-    return VLLMModel(target, **kwargs)
+    return VLLMModel(resolve_checkpoint(target), **kwargs)

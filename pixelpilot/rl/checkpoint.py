@@ -12,6 +12,8 @@ import json
 import random
 import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,19 @@ def list_checkpoints(output_dir: str | Path) -> list[tuple[int, Path]]:
 def latest_checkpoint(output_dir: str | Path) -> Path | None:
     found = list_checkpoints(output_dir)
     return found[-1][1] if found else None
+
+
+@contextmanager
+def _no_progress_bars() -> Iterator[None]:
+    from transformers.utils import logging as hf_logging
+
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
 
 
 def capture_rng() -> dict[str, Any]:
@@ -104,8 +119,9 @@ def save_checkpoint(
     if ctx.is_main:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
-        hf_model.save_pretrained(staging / MODEL_DIR, state_dict=_strip(model_state, "model."))
-        processor.save_pretrained(staging / MODEL_DIR)
+        with _no_progress_bars():  # a bar per checkpoint would bury the run's own log
+            hf_model.save_pretrained(staging / MODEL_DIR, state_dict=_strip(model_state, "model."))
+            processor.save_pretrained(staging / MODEL_DIR)
         torch.save({"optimizer": optimizer_state, "scheduler": scheduler.state_dict()}, staging / OPTIMIZER)
         (staging / TRAINER_STATE).write_text(json.dumps({"step": step, **trainer_state}, indent=1), encoding="utf-8")
     barrier(ctx)

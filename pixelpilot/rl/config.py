@@ -7,14 +7,18 @@ YAML file stops the run before it starts instead of being silently ignored.
 
 from __future__ import annotations
 
+import glob
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+import gymnasium as gym
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pixelpilot.errors import ConfigError, PixelpilotError
 from pixelpilot.model.base import SamplingParams
 from pixelpilot.rl.advantages import AdvantageConfig
 from pixelpilot.rl.filtering import FilterConfig
@@ -31,7 +35,7 @@ class _Section(BaseModel):
 
 
 class ModelConfig(_Section):
-    """The checkpoint to train: a directory or hub id.
+    """The checkpoint to train: a directory, ``run:OUTPUT_DIR`` or a hub id.
 
     ``tiny:DIR`` builds pixelpilot's tiny Qwen3-VL in DIR first when it is not there yet.
     """
@@ -42,11 +46,21 @@ class ModelConfig(_Section):
     """Compute dtype: ``auto`` is bfloat16 autocast on GPU over float32 weights, float32 on CPU."""
     gradient_checkpointing: bool = False
     attn_implementation: str | None = None
+    freeze_vision_tower: bool = False
+    """Keep the ViT (patch and position embeddings, blocks) as loaded; the mergers and the LM still train."""
+    freeze_multi_modal_projector: bool = False
+    """Keep the mergers that hand vision features to the LM (the main one and DeepStack's) as loaded."""
 
     def resolve(self) -> str:
-        """The loadable path, building the tiny checkpoint first when the path asks for one."""
+        """The loadable path, building the tiny checkpoint first when the path asks for one.
+
+        Any spec ``hf:`` takes works: a model folder, a checkpoint folder, ``run:OUTPUT_DIR`` (the newest
+        checkpoint of an earlier stage) or a hub id; a local path that does not exist fails here at once.
+        """
         if not self.path.startswith(TINY_PREFIX):
-            return self.path
+            from pixelpilot.model.spec import resolve_model_path
+
+            return resolve_model_path(self.path)
         directory = Path(self.path[len(TINY_PREFIX) :])
         if not (directory / "config.json").exists():
             from pixelpilot.model.tiny import build_tiny_checkpoint
@@ -80,6 +94,18 @@ class TaskSource(_Section):
     @property
     def family(self) -> str:
         return self.name or self.env_id or Path(self.questions or "questions").stem
+
+    def problems(self) -> list[str]:
+        """What would stop this source once drawn: an unregistered env id, a missing questions file."""
+        if self.env_id is not None:
+            try:
+                gym.spec(self.env_id)
+            except gym.error.Error:
+                return [f"environment {self.env_id!r} is not registered (pixelpilot envs lists them)"]
+            return []
+        if not Path(self.questions or "").is_file():
+            return [f"questions file {self.questions} does not exist"]
+        return []
 
     def queries(self) -> list[Query]:
         if self.env_id is not None:
@@ -147,6 +173,9 @@ class LoggingConfig(_Section):
     tensorboard: bool = False
     plot: bool = True
     progress: bool = True
+    """A live bar on a terminal; elsewhere (nohup, a scheduler, a pipe) plain step lines."""
+    log_every: int = Field(10, ge=1)
+    """Steps between plain step lines (the last step always has one)."""
 
 
 class DistributedConfig(_Section):
@@ -179,6 +208,29 @@ class _Run(_Section):
     distributed: DistributedConfig = Field(default_factory=DistributedConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
 
+    def problems(self) -> list[str]:
+        """Everything that would fail later in the run (hours in, for a task drawn late), found in seconds."""
+        found = []
+        if not self.model.path.startswith(TINY_PREFIX):
+            from pixelpilot.model.spec import resolve_model_path
+
+            try:
+                resolve_model_path(self.model.path)
+            except PixelpilotError as error:
+                found.append(f"model.path: {error}")
+        folder = Path(self.output_dir).resolve()
+        existing = next(parent for parent in (folder, *folder.parents) if parent.exists())
+        if not existing.is_dir() or not os.access(existing, os.W_OK):
+            found.append(f"output_dir {self.output_dir} cannot be written ({existing} is not a writable folder)")
+        found += [f"eval: {problem}" for source in self.eval.tasks for problem in source.problems()]
+        return found
+
+    def check(self) -> None:
+        """Raise one ``ConfigError`` listing every problem, before anything slow (the model) loads."""
+        found = self.problems()
+        if found:
+            raise ConfigError("the config cannot run:\n" + "\n".join(f"  - {problem}" for problem in found))
+
 
 class DemoSource(_Section):
     """Demonstrations: a task family solved by its oracle, or saved trajectories (directories or globs)."""
@@ -199,16 +251,24 @@ class DemoSource(_Section):
     def family(self) -> str:
         return self.name or (self.oracle.family if self.oracle is not None else "trajectories")
 
+    def problems(self) -> list[str]:
+        if self.oracle is not None:
+            return self.oracle.problems()
+        return [] if self.trajectory_dirs() else [f"no saved trajectory matches {self.trajectories}"]
+
     def trajectory_dirs(self) -> list[Path]:
         found: list[Path] = []
         for pattern in self.trajectories:
-            matches = sorted(Path().glob(pattern)) if any(c in pattern for c in "*?[") else [Path(pattern)]
+            matches = [Path(match) for match in sorted(glob.glob(os.path.expanduser(pattern)))]
             found.extend(match for match in matches if (match / "trajectory.json").exists())
         return found
 
 
 class SFTConfig(_Run):
     """Cold-start SFT: cross-entropy on the demonstrations' answer tokens only."""
+
+    def problems(self) -> list[str]:
+        return [*super().problems(), *(problem for source in self.demos for problem in source.problems())]
 
     demos: list[DemoSource] = Field(min_length=1)
     batch_size: int = Field(16, ge=1, description="sequences per optimizer step, over all processes")
@@ -273,6 +333,17 @@ class RLConfig(_Run):
     first (needed when another engine sampled; TIS then corrects for the engines' mismatch)."""
     minibatches: int = Field(1, ge=1)
     """Optimizer steps per rollout batch; with more than one, the later ones are off-policy."""
+
+    def problems(self) -> list[str]:
+        found = [*super().problems(), *(problem for source in self.tasks for problem in source.problems())]
+        if self.judge is not None:
+            from pixelpilot.model.spec import parse_spec
+
+            try:
+                parse_spec(self.judge)
+            except PixelpilotError as error:
+                found.append(f"judge: {error}")
+        return found
 
     @model_validator(mode="after")
     def _engine_logprobs(self) -> RLConfig:

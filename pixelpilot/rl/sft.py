@@ -32,8 +32,8 @@ class SFTTrainer(Trainer[SFTConfig]):
 
     kind = "sft"
 
-    def __init__(self, config: SFTConfig) -> None:
-        super().__init__(config)
+    def __init__(self, config: SFTConfig, *, allow_config_change: bool = False) -> None:
+        super().__init__(config, allow_config_change=allow_config_change)
         families: dict[str, tuple[list[TrainingSequence], float]] = {}
         for source in config.demos:
             if source.family in families:
@@ -100,6 +100,7 @@ class SFTTrainer(Trainer[SFTConfig]):
         return {**metrics, "sequences": float(len(batch))}
 
 
-def run_sft(config_path: str | Path, overrides: Sequence[str] = ()) -> Path:
+def run_sft(config_path: str | Path, overrides: Sequence[str] = (), *, allow_config_change: bool = False) -> Path:
     """``pixelpilot sft CONFIG [--set KEY=VALUE ...]``: run (or resume) cold-start SFT; returns its last checkpoint."""
-    return SFTTrainer(load_config(config_path, SFTConfig, overrides)).run()
+    config = load_config(config_path, SFTConfig, overrides)
+    return SFTTrainer(config, allow_config_change=allow_config_change).run()

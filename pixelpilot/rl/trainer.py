@@ -29,7 +29,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 import torch
 from PIL import Image
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.console import Console
 
 from pixelpilot.agent import Agent
 from pixelpilot.agent.prompt import ROLE_PROMPT
@@ -55,6 +55,7 @@ from pixelpilot.rl.filtering import MixedTaskConfig, MixedTaskSampler, filter_qu
 from pixelpilot.rl.losses import Aggregation, policy_loss
 from pixelpilot.rl.metrics import MetricsLogger, plot_curves
 from pixelpilot.rl.policy import Batch, TokenLogprobs, collate, scorable
+from pixelpilot.rl.progress import StepReporter
 from pixelpilot.rl.rewards.base import RolloutRecord
 from pixelpilot.rl.rewards.hybrid import build_hybrid
 from pixelpilot.rl.rollout import (
@@ -65,10 +66,12 @@ from pixelpilot.rl.rollout import (
     collect_rollouts,
     mix_seed,
 )
+from pixelpilot.rl.run_folder import check_resume, write_run_files
 from pixelpilot.rl.sequences import TrainingSequence, encode_prompt, end_token_id, episode_sequences
 from pixelpilot.tools import image_zoom_in_tool
 
 log = logging.getLogger(__name__)
+console = Console(stderr=True)
 
 RunConfig = TypeVar("RunConfig", bound=Any)
 LossFn = Callable[[Batch, torch.Tensor, torch.Tensor, int], tuple[torch.Tensor, dict[str, float]]]
@@ -131,6 +134,20 @@ def enable_checkpointing(model: Any) -> None:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
 
+PROJECTOR_PREFIXES = ("merger.", "deepstack_merger_list.")
+
+
+def freeze_vision(model: Any, *, tower: bool, projector: bool) -> None:
+    """Stop training the vision tower and/or the projector of a Qwen3-VL model (their weights stay as loaded).
+
+    A model whose LM starts untrained can learn to drown its image tokens in one large shared vector
+    instead of reading them; frozen (even at random init) they keep what tells images apart.
+    """
+    for name, parameter in model.model.visual.named_parameters():
+        if projector if name.startswith(PROJECTOR_PREFIXES) else tower:
+            parameter.requires_grad_(False)
+
+
 def _dummy_sequence(processor: Any) -> TrainingSequence:
     """A one-image prompt whose last token counts as generated: the input of zero-weight padding passes."""
     image = Image.new("RGB", (64, 64), (128, 128, 128))
@@ -146,7 +163,8 @@ class Trainer(Generic[RunConfig]):
 
     kind = "run"
 
-    def __init__(self, config: RunConfig, temperature: float = 1.0) -> None:
+    def __init__(self, config: RunConfig, temperature: float = 1.0, *, allow_config_change: bool = False) -> None:
+        config.check()
         self.config = config
         self.ctx: DistContext = init_distributed(config.model.device, config.distributed.timeout_s)
         random.seed(config.seed)
@@ -159,6 +177,8 @@ class Trainer(Generic[RunConfig]):
         barrier(self.ctx)
         self.base_path = config.model.resolve()
         self.resume_from = latest_checkpoint(self.output) if config.checkpoint.resume else None
+        if self.resume_from is not None:
+            check_resume(self.output, config, allow_change=allow_config_change)
         path = str(self.resume_from / MODEL_DIR) if self.resume_from else self.base_path
         self.strategy = resolve_strategy(config.distributed.strategy, self.ctx)
         device = str(self.ctx.device)
@@ -173,6 +193,9 @@ class Trainer(Generic[RunConfig]):
         self.placeholders = list(vision_token_ids(model_config))
         if config.model.gradient_checkpointing:
             enable_checkpointing(self.hf.model)
+        freeze_vision(
+            self.hf.model, tower=config.model.freeze_vision_tower, projector=config.model.freeze_multi_modal_projector
+        )
         self.policy = TokenLogprobs(self.hf.model, temperature)
         layers = list(self.hf.model.model.language_model.layers)
         self.trained = wrap(self.policy, layers, self.strategy, self.ctx)
@@ -390,19 +413,37 @@ class Trainer(Generic[RunConfig]):
         self.step = int(state["step"])
         self.load_data_state(state["data"])
         self.metrics.truncate_after(self.step)
-        log.info("resumed from %s at step %d", self.resume_from, self.step)
+        self._apply_optim_config()
+        if self.ctx.is_main:
+            console.print(f"resuming from step {self.step} ({self.resume_from})", soft_wrap=True, highlight=False)
+
+    def _apply_optim_config(self) -> None:
+        """Give the restored optimizer and schedule the config's hyperparameters (changed ones take effect)."""
+        optim = self.config.optim
+        for group in self.optimizer.param_groups:
+            group.update(initial_lr=optim.lr, betas=optim.betas, eps=optim.eps, weight_decay=optim.weight_decay)
+            group["lr"] = optim.lr * self._lr_factor(self.step)  # LambdaLR's value after `step` steps
+        self.scheduler.base_lrs = [optim.lr] * len(self.optimizer.param_groups)
 
     def run(self) -> Path:
         """Train to ``config.steps``, checkpointing as configured; returns the last checkpoint."""
         config = self.config
         try:
             self.resume()
+            if self.ctx.is_main:
+                write_run_files(self.output, config, self.step)
             self.trained.eval()
             if self.step == 0 and config.eval.tasks:
                 self.metrics.log(0, self.evaluate())
             last: Path | None = None
-            with self._progress() as progress:
-                task = progress.add_task(self.kind, total=config.steps, completed=self.step, status="")
+            reporter = StepReporter(
+                self.kind,
+                config.steps,
+                self.step,
+                enabled=self.ctx.is_main and config.logging.progress,
+                every=config.logging.log_every,
+            )
+            with reporter:
                 while self.step < config.steps:
                     self.step += 1
                     metrics = self.train_step(self.step)
@@ -410,23 +451,13 @@ class Trainer(Generic[RunConfig]):
                     if config.eval.tasks and ((every and self.step % every == 0) or self.step == config.steps):
                         metrics.update(self.evaluate())
                     self.metrics.log(self.step, metrics)
-                    progress.update(task, advance=1, status=_status(metrics))
+                    reporter.advance(metrics)
                     due = config.checkpoint.every and self.step % config.checkpoint.every == 0
                     if due or self.step == config.steps:
                         last = self.save()
             return last or latest_checkpoint(self.output) or self.save()
         finally:
             self.close()
-
-    def _progress(self) -> Progress:
-        return Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[status]}"),
-            disable=not (self.ctx.is_main and self.config.logging.progress),
-        )
 
     def close(self) -> None:
         self.envs.close()
@@ -436,18 +467,15 @@ class Trainer(Generic[RunConfig]):
         shutdown()
 
 
-def _status(metrics: dict[str, float]) -> str:
-    keys = ("loss", "reward_mean", "success_rate", "eval_success_rate")
-    return "  ".join(f"{key}={metrics[key]:.4g}" for key in keys if isinstance(metrics.get(key), (int, float)))
-
-
 class RLTrainer(Trainer[RLConfig]):
     """Tool-integrated multi-turn RL with SAPO (or GRPO) on the hybrid reward."""
 
     kind = "rl"
 
-    def __init__(self, config: RLConfig) -> None:
-        super().__init__(config, temperature=config.rollout.sampling.temperature)
+    def __init__(self, config: RLConfig, *, allow_config_change: bool = False) -> None:
+        super().__init__(
+            config, temperature=config.rollout.sampling.temperature, allow_config_change=allow_config_change
+        )
         if config.rollout.engine == "vllm":
             self._start_vllm()
         self.sampler = family_sampler(task_families(config.tasks), config.rollout.queries_per_step, config.seed)
@@ -619,6 +647,7 @@ class RLTrainer(Trainer[RLConfig]):
         return loss_fn
 
 
-def run_train(config_path: str | Path, overrides: Sequence[str] = ()) -> Path:
+def run_train(config_path: str | Path, overrides: Sequence[str] = (), *, allow_config_change: bool = False) -> Path:
     """``pixelpilot train CONFIG [--set KEY=VALUE ...]``: run (or resume) an RL run; returns its last checkpoint."""
-    return RLTrainer(load_config(config_path, RLConfig, overrides)).run()
+    config = load_config(config_path, RLConfig, overrides)
+    return RLTrainer(config, allow_config_change=allow_config_change).run()
