@@ -109,7 +109,7 @@ def _cmd_sft(args: argparse.Namespace) -> int:
     from pixelpilot.rl.sft import run_sft
 
     last = run_sft(args.config, args.set, allow_config_change=args.allow_config_change)
-    console.print(f"last checkpoint: [bold]{last}[/] (load it with --model hf:{last})")
+    console.print(f"last checkpoint: [bold]{last}[/] (load it with --model hf:{last})", soft_wrap=True)
     return 0
 
 
@@ -119,7 +119,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from pixelpilot.rl.trainer import run_train
 
     last = run_train(args.config, args.set, allow_config_change=args.allow_config_change)
-    console.print(f"last checkpoint: [bold]{last}[/] (load it with --model hf:{last})")
+    console.print(f"last checkpoint: [bold]{last}[/] (load it with --model hf:{last})", soft_wrap=True)
     return 0
 
 
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (PixelpilotError, ValidationError) as error:
-        console.print(f"[red]error:[/] {escape(str(error))}", highlight=False)
+        console.print(f"[red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         return 2
 
 

@@ -11,6 +11,7 @@ from pixelpilot.envs.actions import (
     MobileAction,
     action_from_arguments,
     parse_action,
+    to_grid,
     to_pixels,
 )
 from pixelpilot.envs.toolcall import ToolCall
@@ -141,6 +142,12 @@ def test_parse_action_rejects_other_objects():
 )
 def test_to_pixels_maps_the_grid_onto_the_screen(coordinate, size, expected):
     assert to_pixels(coordinate, *size) == expected
+
+
+def test_to_grid_is_the_inverse_of_to_pixels_and_clamps():
+    for x, y in ((0, 0), (640, 400), (1279, 799), (37, 512)):
+        assert to_pixels(to_grid(x, y, 1280, 800), 1280, 800) == pytest.approx((x, y), abs=1)
+    assert to_grid(-5, 900, 1280, 800) == (0, 1000) and to_grid(120, 472.5, 480, 630) == (250, 750)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -308,11 +309,15 @@ def test_every_input_is_checked_before_the_model_loads(tiny_checkpoint: Path, tm
         "demos": [*demos, {"trajectories": [str(tmp_path / "none-*")]}],
         "eval": {"tasks": [{"questions": str(tmp_path / "missing.jsonl")}]},
     }
+    problems = ("'pixelpilot/miniwob-clik-test-v0' is not registered", "no saved trajectory", "missing.jsonl")
+    if importlib.util.find_spec("tensorboard") is None:  # asked for, not installed: said before the model loads
+        bad["logging"] = {"tensorboard": True}
+        problems += ("pip install 'pixelpilot[tensorboard]'",)
     bad_path = write_config(tmp_path / "bad.yaml", bad)
     assert main(["sft", str(bad_path), "--check"]) == 2
     out = capsys.readouterr().out
-    for problem in ("'pixelpilot/miniwob-clik-test-v0' is not registered", "no saved trajectory", "missing.jsonl"):
-        assert problem in out.replace("\n", " ")
+    for problem in problems:
+        assert problem in out
     rl = {
         **{k: v for k, v in good.items() if k not in ("demos", "batch_size")},
         "tasks": [{"env_id": CLICK}, {"env_id": "pixelpilot/nope-v0", "weight": 0.01}],

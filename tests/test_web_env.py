@@ -7,6 +7,7 @@ import json
 import os
 import pickle
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -19,13 +20,14 @@ from gymnasium.vector.utils import create_shared_memory, read_from_shared_memory
 
 import pixelpilot  # noqa: F401  (registers the environment ids)
 from pixelpilot.envs import ComputerAction, ToolCall, URLTask, WebEnv
-from pixelpilot.envs.browser import OriginPolicy, origin_of
+from pixelpilot.envs.browser import OriginPolicy, PageActivity, origin_of
 from pixelpilot.envs.spaces import UnicodeText
 from pixelpilot.envs.web import playwright_keys
 from pixelpilot.errors import ActionError
 
 if TYPE_CHECKING:
     from conftest import LocalServer
+    from playwright.sync_api import Request
 
 EVENTS_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><style>
@@ -258,6 +260,28 @@ def test_settling_waits_for_requests_and_navigations_the_action_started(http_ser
         assert environment.page.url.endswith("/next.html")
         assert environment.page.evaluate("document.readyState") == "complete"
         assert "/slow.png" in http_server.requests
+    finally:
+        environment.close()
+
+
+def test_settling_waits_for_a_request_reported_late(http_server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under load, Playwright can report a fetch after the page has run its click handler (with the allow-list
+    on, only once the browser process paused the request): the page's own count keeps the step waiting."""
+    report = PageActivity._on_request
+
+    def late(activity: PageActivity, request: Request) -> None:
+        if request.resource_type == "fetch":  # reported 0.3 s late; the response takes 0.4 s
+            threading.Timer(0.3, report, (activity, request)).start()
+        else:
+            report(activity, request)
+
+    monkeypatch.setattr(PageActivity, "_on_request", late)
+    url = http_server.page("settle.html", SETTLE_PAGE)
+    environment = WebEnv(URLTask(url=url, instruction="Fetch.", check=lambda page: False), viewport=(320, 240))
+    try:
+        environment.reset()
+        environment.step({"action": "left_click", "coordinate": list(environment.to_grid(60, 20))})
+        assert environment.page.text_content("#out") == "ok"
     finally:
         environment.close()
 

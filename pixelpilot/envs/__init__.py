@@ -10,6 +10,7 @@ from pixelpilot.envs.actions import (
     MobileAction,
     action_from_call,
     parse_action,
+    to_grid,
     to_pixels,
 )
 from pixelpilot.envs.miniwob import MiniWoBTask, miniwob_tasks
@@ -36,6 +37,7 @@ __all__ = [
     "parse_action",
     "register_envs",
     "registered_envs",
+    "to_grid",
     "to_pixels",
 ]
 

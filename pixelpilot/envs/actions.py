@@ -58,6 +58,11 @@ def to_pixels(coordinate: Coordinate, width: int, height: int) -> tuple[int, int
     return x_px, y_px
 
 
+def to_grid(x: float, y: float, width: float, height: float) -> tuple[int, int]:
+    """The 0–1000 grid point where a point of a width×height screen appears (clamped to the grid)."""
+    return min(max(round(x / width * GRID), 0), GRID), min(max(round(y / height * GRID), 0), GRID)
+
+
 def _coerce_coordinate(value: Any, field: str) -> Coordinate | None:
     if value is None:
         return None

@@ -25,6 +25,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import sync_playwright
 
+from pixelpilot.envs.page_scripts import NAVIGATION_WATCH_JS, NEXT_FRAME_JS, SETTLE_JS
 from pixelpilot.errors import EnvError
 
 if TYPE_CHECKING:
@@ -72,40 +73,12 @@ TRANSIENT_ERRORS = (
 )
 """Messages of Playwright errors that a navigation racing a call can cause; only these are retried."""
 
-_NAVIGATING = "__pixelpilotNavigating"
-NAVIGATION_WATCH_JS = f"""window.navigation?.addEventListener("navigate", () => {{ window.{_NAVIGATING} = true; }});"""
-"""An init script: notes, in the page, that it asked for a navigation (a link, a form, ``location``)."""
-_SETTLE_JS = f"""() => new Promise(done => requestAnimationFrame(() => setTimeout(() => {{
-  const navigating = window.{_NAVIGATING} === true;
-  window.{_NAVIGATING} = false;
-  done(navigating);
-}}, 0)))"""
-"""One frame and a task turn after an action: its handlers have run, the requests they started are
-reported, and whether it asked for a navigation is known."""
-NEXT_FRAME_JS = "() => new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)))"
+_REPORT_GRACE_S = 2.0
+"""How long settling waits for Playwright to report a request the page says it started. With
+interception on (the allow-list), Playwright reports a request only once the browser process has
+paused it, which under load can come after the page's own count; past this the step goes on."""
+_REPORTED_TYPES = frozenset({"fetch", "xhr"})
 
-# Where a person would touch an element: a point of it that is really on top there (not under a dialog or
-# an overlapping button), nearest ``at`` (fractions of its first line box, [0.5, 0.5] its centre); null when
-# none is. Wrapped inline links count by their line boxes, a label for its control.
-VISIBLE_POINT_JS = """(el, at) => {
-  const hit = (x, y) => {
-    if (x < 0 || y < 0 || x >= innerWidth || y >= innerHeight) return false;
-    const top = document.elementFromPoint(x, y);
-    return top !== null && (top === el || el.contains(top) || top.control === el);
-  };
-  for (const r of el.getClientRects()) {
-    if (r.width < 1 || r.height < 1) continue;
-    const cx = r.left + r.width * at[0], cy = r.top + r.height * at[1];
-    if (hit(cx, cy)) return [cx, cy];
-    const points = [];
-    for (let i = 1; i < 10; i++) for (let j = 1; j < 10; j++)
-      points.push([r.left + r.width * i / 10, r.top + r.height * j / 10]);
-    points.sort((a, b) => Math.hypot(a[0] - cx, a[1] - cy) - Math.hypot(b[0] - cx, b[1] - cy));
-    for (const [x, y] of points) if (hit(x, y)) return [x, y];
-  }
-  return null;
-}"""
-"""Resolves once the next frame has been produced (e.g. after a wheel event has scrolled)."""
 
 T = TypeVar("T")
 
@@ -181,7 +154,8 @@ class PageActivity:
     Settling after an action waits only for what that action started, so a page that keeps a
     long poll open costs nothing and a plain click costs one frame. A navigation is known from
     the moment the page asks for it (the Navigation API's ``navigate`` event, watched by
-    ``NAVIGATION_WATCH_JS``), not only once the browser reports its request, which can lag.
+    ``NAVIGATION_WATCH_JS``), not only once the browser reports its request, which can lag; so is
+    each ``fetch`` / XHR request, which the page counts as it starts it.
     """
 
     def __init__(self, page: Page) -> None:
@@ -191,6 +165,8 @@ class PageActivity:
         self._pending: dict[int, int] = {}
         """id(request) -> the serial number it was started under."""
         self._navigated = False
+        self._unreported = 0
+        """fetch/XHR requests the page said it started that Playwright has not reported yet (negative: ahead)."""
         page.on("request", self._on_request)
         page.on("requestfinished", self._on_done)
         page.on("requestfailed", self._on_done)
@@ -204,6 +180,8 @@ class PageActivity:
         self.page.remove_listener("framenavigated", self._on_navigated)
 
     def _on_request(self, request: Request) -> None:
+        if request.resource_type in _REPORTED_TYPES:
+            self._unreported -= 1
         if request.resource_type in _IGNORED_RESOURCE_TYPES:
             return
         self._serial += 1
@@ -227,7 +205,8 @@ class PageActivity:
     def settle(self, timeout_s: float, poll_s: float = 0.015) -> bool:
         """Wait (at most timeout_s) for the navigation and requests the last action started; True if all done."""
         deadline = time.monotonic() + timeout_s
-        requested = self._flush(_SETTLE_JS)
+        requested = self._flush(SETTLE_JS)
+        reported_by = min(deadline, time.monotonic() + _REPORT_GRACE_S)
         waited = False
         while True:
             if self._navigated:
@@ -236,13 +215,15 @@ class PageActivity:
                     self.page.wait_for_load_state("load", timeout=max(deadline - time.monotonic(), 0.001) * 1000)
                 except PlaywrightError:
                     return False
-            if not (requested or self._busy() or self._navigated):
+            unreported = self._unreported > 0 and time.monotonic() < reported_by
+            if not (requested or unreported or self._busy() or self._navigated):
                 break
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
             waited = True
             self.page.wait_for_timeout(min(poll_s, remaining) * 1000)
+        self._unreported = 0  # what was never reported is not waited for again
         if waited:
             # Responses have arrived; one frame later their handlers have run and painted.
             self._flush(NEXT_FRAME_JS)
@@ -261,12 +242,17 @@ class PageActivity:
     def _flush(self, script: str) -> bool:
         """Run a settling script; True when the page asked for a navigation that has not committed yet."""
         try:
-            return self.page.evaluate(script) is True
+            state = self.page.evaluate(script)
         except PlaywrightError as error:
             if not is_transient(error):
                 raise
             self._navigated = True  # the document the script ran in was replaced
             return False
+        if not isinstance(state, list):
+            return False
+        navigating, started = state
+        self._unreported += int(started)
+        return navigating is True
 
 
 class _Driver:

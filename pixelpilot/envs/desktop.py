@@ -31,7 +31,7 @@ import numpy as np
 from mss.exception import ScreenShotError
 from Xlib import XK
 
-from pixelpilot.envs.actions import ComputerAction, to_pixels
+from pixelpilot.envs.actions import ComputerAction, to_grid, to_pixels
 from pixelpilot.envs.desktop_apps import app_argv, read_state
 from pixelpilot.envs.desktop_tasks import DesktopTask, desktop_task
 from pixelpilot.envs.keys import parse_combo, typing_keys
@@ -384,8 +384,7 @@ class DesktopEnv(ScreenEnv[DesktopTask, ComputerAction]):
 
     def to_grid(self, x_px: float, y_px: float) -> tuple[int, int]:
         """The 0–1000 grid point where a screen pixel appears in the observation."""
-        width, height = self.screen_size
-        return min(max(round(x_px / width * 1000), 0), 1000), min(max(round(y_px / height * 1000), 0), 1000)
+        return to_grid(x_px, y_px, *self.screen_size)
 
     def processes(self) -> list[int]:
         """Every live process this environment started (server, window manager, programs, their daemons)."""

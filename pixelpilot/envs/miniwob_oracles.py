@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from pixelpilot.envs.actions import ComputerAction
-from pixelpilot.envs.browser import VISIBLE_POINT_JS
+from pixelpilot.envs.page_scripts import VISIBLE_POINT_JS
 
 if TYPE_CHECKING:
     from playwright.sync_api import FloatRect, Locator, Page

@@ -20,9 +20,10 @@ import numpy as np
 from PIL import Image
 from playwright.sync_api import Error as PlaywrightError
 
-from pixelpilot.envs.actions import ComputerAction, to_pixels
-from pixelpilot.envs.browser import NEXT_FRAME_JS, BrowserSession, OriginPolicy, PageActivity, retry_transient
+from pixelpilot.envs.actions import ComputerAction, to_grid, to_pixels
+from pixelpilot.envs.browser import BrowserSession, OriginPolicy, PageActivity, retry_transient
 from pixelpilot.envs.keys import parse_combo
+from pixelpilot.envs.page_scripts import NEXT_FRAME_JS
 from pixelpilot.envs.screen import Observation, ScreenEnv, Step, first_line, timed
 from pixelpilot.envs.tasks import TaskStatus, WebTask
 from pixelpilot.errors import ActionError
@@ -144,10 +145,7 @@ class WebEnv(ScreenEnv[WebTask, ComputerAction]):
 
     def to_grid(self, x_css: float, y_css: float) -> tuple[int, int]:
         """The 0–1000 grid point of the observation where a CSS-pixel point of the viewport appears."""
-        width, height = self.viewport
-        gx = min(max(round(x_css / width * 1000), 0), 1000)
-        gy = min(max(round(y_css / height * 1000), 0), 1000)
-        return gx, gy
+        return to_grid(x_css, y_css, *self.viewport)
 
     def _to_css(self, coordinate: tuple[int, int]) -> tuple[float, float]:
         obs_height, obs_width = self._shape[:2]

@@ -8,6 +8,7 @@ YAML file stops the run before it starts instead of being silently ignored.
 from __future__ import annotations
 
 import glob
+import importlib.util
 import json
 import os
 from collections.abc import Sequence
@@ -223,6 +224,8 @@ class _Run(_Section):
         if not existing.is_dir() or not os.access(existing, os.W_OK):
             found.append(f"output_dir {self.output_dir} cannot be written ({existing} is not a writable folder)")
         found += [f"eval: {problem}" for source in self.eval.tasks for problem in source.problems()]
+        if self.logging.tensorboard and importlib.util.find_spec("tensorboard") is None:
+            found.append("logging.tensorboard needs the tensorboard package: pip install 'pixelpilot[tensorboard]'")
         return found
 
     def check(self) -> None:

@@ -79,19 +79,33 @@ def aggregate(
     counts = mask.sum(dim=-1).to(values.dtype)
     present = counts > 0
     if mode == "token-mean":
-        total, norm = values.sum(), counts.sum()
+        total = values.sum()
     elif mode == "seq-mean-token-mean":
-        total, norm = (values.sum(dim=-1) / counts.clamp(min=1))[present].sum(), present.sum()
+        total = (values.sum(dim=-1) / counts.clamp(min=1))[present].sum()
     elif mode == "seq-mean-token-sum":
-        total, norm = values.sum(dim=-1)[present].sum(), present.sum()
+        total = values.sum(dim=-1)[present].sum()
     elif mode == "seq-sqrt-norm":
-        roots = counts.sqrt()
-        total, norm = (values.sum(dim=-1) / roots.clamp(min=1))[present].sum(), roots.sum()
+        total = (values.sum(dim=-1) / counts.sqrt().clamp(min=1))[present].sum()
     else:
         raise ValueError(f"unknown aggregation {mode!r}")
     if denominator is not None:
         return total / denominator
-    return total / norm.clamp(min=1)
+    return total / normaliser(counts, mode).clamp(min=1)
+
+
+def normaliser(counts: torch.Tensor, mode: Aggregation) -> torch.Tensor:
+    """``aggregate``'s denominator for sequences with these numbers of trained tokens.
+
+    Gradient accumulation sums it over every micro-batch (and rank) of a step first, so the trainer
+    calls it on the whole step's counts and passes the result to ``aggregate`` as ``denominator``.
+    """
+    if mode == "token-mean":
+        return counts.sum()
+    if mode == "seq-sqrt-norm":
+        return counts.sqrt().sum()
+    if mode in ("seq-mean-token-mean", "seq-mean-token-sum"):
+        return (counts > 0).sum().to(counts.dtype)
+    raise ValueError(f"unknown aggregation {mode!r}")
 
 
 def sapo_objective(

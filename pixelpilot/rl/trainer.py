@@ -52,7 +52,7 @@ from pixelpilot.rl.dist import (
 )
 from pixelpilot.rl.evaluation import evaluate
 from pixelpilot.rl.filtering import MixedTaskConfig, MixedTaskSampler, filter_queries
-from pixelpilot.rl.losses import Aggregation, policy_loss
+from pixelpilot.rl.losses import Aggregation, normaliser, policy_loss
 from pixelpilot.rl.metrics import MetricsLogger, plot_curves
 from pixelpilot.rl.policy import Batch, TokenLogprobs, collate, scorable
 from pixelpilot.rl.progress import StepReporter
@@ -80,12 +80,7 @@ LossFn = Callable[[Batch, torch.Tensor, torch.Tensor, int], tuple[torch.Tensor, 
 
 def loss_denominator(sequences: list[TrainingSequence], mode: Aggregation) -> float:
     """This batch's normaliser for ``aggregate``; summed over ranks it is the whole step's."""
-    counts = [s.generated for s in sequences]
-    if mode == "token-mean":
-        return float(sum(counts))
-    if mode == "seq-sqrt-norm":
-        return float(sum(math.sqrt(c) for c in counts))
-    return float(sum(1 for c in counts if c > 0))
+    return float(normaliser(torch.tensor([float(s.generated) for s in sequences], dtype=torch.float64), mode))
 
 
 def chunks(items: list[Any], size: int) -> list[list[Any]]:

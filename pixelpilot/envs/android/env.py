@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 
-from pixelpilot.envs.actions import MobileAction, to_pixels
+from pixelpilot.envs.actions import MobileAction, to_grid, to_pixels
 from pixelpilot.envs.android.base import AndroidDevice, AndroidTask
 from pixelpilot.envs.android.keys import android_key
 from pixelpilot.envs.screen import Observation, ScreenEnv, Step, first_line, timed
@@ -87,10 +87,7 @@ class AndroidEnv(ScreenEnv[AndroidTask, MobileAction]):
 
     def to_grid(self, x: float, y: float) -> tuple[int, int]:
         """The 0–1000 grid point of the observation where a point of the device's layout appears."""
-        width, height = self._device.layout_size
-        gx = min(max(round(x / width * 1000), 0), 1000)
-        gy = min(max(round(y / height * 1000), 0), 1000)
-        return gx, gy
+        return to_grid(x, y, *self._device.layout_size)
 
     def _pixels(self, coordinate: tuple[int, int]) -> tuple[int, int]:
         height, width = self._shape[:2]

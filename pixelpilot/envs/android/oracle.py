@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pixelpilot.envs.actions import MobileAction
-from pixelpilot.envs.browser import VISIBLE_POINT_JS
+from pixelpilot.envs.page_scripts import VISIBLE_POINT_JS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -1,0 +1,62 @@
+"""Scripts pixelpilot runs inside web pages: plain strings, so that what needs them (an Android oracle on the
+simulator, a MiniWoB oracle) does not import Playwright to get them."""
+
+from __future__ import annotations
+
+NAVIGATING_FLAG = "__pixelpilotNavigating"
+REQUESTS_COUNTER = "__pixelpilotRequests"
+NAVIGATION_WATCH_JS = f"""(() => {{
+  window.navigation?.addEventListener("navigate", () => {{ window.{NAVIGATING_FLAG} = true; }});
+  const started = url => {{
+    try {{ if (!/^https?:$/.test(new URL(url, location.href).protocol)) return; }} catch {{ return; }}
+    window.{REQUESTS_COUNTER} = (window.{REQUESTS_COUNTER} || 0) + 1;
+  }};
+  const fetch = window.fetch;
+  if (fetch) window.fetch = function (input, init) {{
+    started(input instanceof Request ? input.url : String(input));
+    return fetch.apply(this, arguments);
+  }};
+  const open = XMLHttpRequest.prototype.open, send = XMLHttpRequest.prototype.send;
+  XMLHttpRequest.prototype.open = function (method, url) {{
+    this.{REQUESTS_COUNTER} = String(url);
+    return open.apply(this, arguments);
+  }};
+  XMLHttpRequest.prototype.send = function () {{
+    started(this.{REQUESTS_COUNTER});
+    return send.apply(this, arguments);
+  }};
+}})();"""
+"""An init script: notes, in the page, that it asked for a navigation (a link, a form, ``location``) and
+how many ``fetch`` / XHR requests it started."""
+SETTLE_JS = f"""() => new Promise(done => requestAnimationFrame(() => setTimeout(() => {{
+  const state = [window.{NAVIGATING_FLAG} === true, window.{REQUESTS_COUNTER} || 0];
+  window.{NAVIGATING_FLAG} = false;
+  window.{REQUESTS_COUNTER} = 0;
+  done(state);
+}}, 0)))"""
+"""One frame and a task turn after an action: its handlers have run, and whether it asked for a
+navigation and how many requests it started since the last settle are known."""
+NEXT_FRAME_JS = "() => new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)))"
+"""Resolves once the next frame has been produced (e.g. after a wheel event has scrolled)."""
+
+# Where a person would touch an element: a point of it that is really on top there (not under a dialog or
+# an overlapping button), nearest ``at`` (fractions of its first line box, [0.5, 0.5] its centre); null when
+# none is. Wrapped inline links count by their line boxes, a label for its control.
+VISIBLE_POINT_JS = """(el, at) => {
+  const hit = (x, y) => {
+    if (x < 0 || y < 0 || x >= innerWidth || y >= innerHeight) return false;
+    const top = document.elementFromPoint(x, y);
+    return top !== null && (top === el || el.contains(top) || top.control === el);
+  };
+  for (const r of el.getClientRects()) {
+    if (r.width < 1 || r.height < 1) continue;
+    const cx = r.left + r.width * at[0], cy = r.top + r.height * at[1];
+    if (hit(cx, cy)) return [cx, cy];
+    const points = [];
+    for (let i = 1; i < 10; i++) for (let j = 1; j < 10; j++)
+      points.push([r.left + r.width * i / 10, r.top + r.height * j / 10]);
+    points.sort((a, b) => Math.hypot(a[0] - cx, a[1] - cy) - Math.hypot(b[0] - cx, b[1] - cy));
+    for (const [x, y] of points) if (hit(x, y)) return [x, y];
+  }
+  return null;
+}"""
