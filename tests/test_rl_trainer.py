@@ -115,6 +115,24 @@ def test_a_run_filters_unlearnable_queries_and_records_everything(tiny_checkpoin
     assert (out / "curves.png").exists()
 
 
+def test_rollouts_are_saved_to_watch(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    """Every rollouts_every steps, the first groups' episodes: reports, and an index with rewards and advantages."""
+    out = tmp_path / "run"
+    data = rl_config(tiny_checkpoint, out, filter=None, steps=2)
+    data["logging"] = {**data.get("logging", {}), "rollouts_every": 2, "rollouts_groups": 1}
+    config = tmp_path / "rl.yaml"
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    run_train(config)
+    assert sorted(p.name for p in (out / "rollouts").iterdir()) == ["step-000002"]
+    step = out / "rollouts" / "step-000002"
+    episodes = sorted(step.glob("group-*/episode-*"))
+    assert [p.parent.name for p in episodes] == ["group-00"] * data["rollout"]["group_size"]
+    assert all((p / "report.html").exists() and (p / "trajectory.json").exists() for p in episodes)
+    index = (step / "index.html").read_text(encoding="utf-8")
+    assert index.count('href="group-00/episode-') == len(episodes) and "task +0.00" in index
+    assert "filtered out" not in index  # unfiltered: every episode has an advantage
+
+
 def test_unfiltered_run_trains_on_every_group(tiny_checkpoint: Path, tmp_path: Path) -> None:
     data = rl_config(tiny_checkpoint, tmp_path / "run", filter=None, steps=1)
     data["reward"] = {"components": [{"kind": "task"}, {"kind": "format", "weight": 0.5}]}

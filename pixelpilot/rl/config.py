@@ -177,6 +177,10 @@ class LoggingConfig(_Section):
     """A live bar on a terminal; elsewhere (nohup, a scheduler, a pipe) plain step lines."""
     log_every: int = Field(10, ge=1)
     """Steps between plain step lines (the last step always has one)."""
+    rollouts_every: int = Field(0, ge=0)
+    """RL: every this many steps, save a few rollout groups under ``rollouts/step-N/`` (0: never)."""
+    rollouts_groups: int = Field(2, ge=1)
+    """RL: how many groups (each ``group_size`` episodes of one query) such a step saves."""
 
 
 class DistributedConfig(_Section):

@@ -66,6 +66,7 @@ from pixelpilot.rl.rollout import (
     collect_rollouts,
     mix_seed,
 )
+from pixelpilot.rl.rollout_log import ScoredEpisode, save_rollouts
 from pixelpilot.rl.run_folder import check_resume, write_run_files
 from pixelpilot.rl.sequences import TrainingSequence, encode_prompt, end_token_id, episode_sequences
 from pixelpilot.tools import image_zoom_in_tool
@@ -554,6 +555,14 @@ class RLTrainer(Trainer[RLConfig]):
         kept_groups = set(filter_queries(outcomes, config.filter).kept) if config.filter else set(outcomes)
         kept = [i for i, e in enumerate(episodes) if e.group in kept_groups]
         advantages = group_advantages([rewards[i] for i in kept], [episodes[i].group for i in kept], config.advantage)
+        every = config.logging.rollouts_every
+        if every and step % every == 0 and self.ctx.is_main:
+            advantage_of = dict(zip(kept, advantages.tolist(), strict=True))
+            scored = [
+                ScoredEpisode(episode, score.score, dict(score.parts), advantage_of.get(index))
+                for index, (episode, score) in enumerate(zip(episodes, scores, strict=True))
+            ]
+            save_rollouts(self.output, step, scored, config.logging.rollouts_groups)
         sequences: list[TrainingSequence] = []
         for advantage, index in zip(advantages.tolist(), kept, strict=True):
             for sequence in episode_sequences(episodes[index], config.rollout.sequence_mode, self.end_token, index):
