@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce pixelpilot-nano from nothing: build the untrained nano Qwen3-VL, cold-start SFT on oracle
 # demonstrations, SAPO RL, then ship the result (bf16, greedy by default) inside the package.
-#   bash scripts/train_nano.sh                 # ~2 hours on a 2-core CPU; every stage resumes when rerun
+#   bash scripts/train_nano.sh                 # ~1 hour on a 2-core CPU; every stage resumes when rerun
 #   RUNS=/tmp/nano SMOKE=1 bash scripts/train_nano.sh   # a few steps of each stage at reduced size (tests)
 # Stages and their commands, each also runnable alone:
 #   pixelpilot tiny-checkpoint $RUNS/base --size nano
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 RUNS="${RUNS:-runs/nano}"
 SHIP="${SHIP:-pixelpilot/model/checkpoints/nano}"
-SFT_STEPS=1000
+SFT_STEPS=1500
 RL_STEPS=10
 SFT_SET=(--set "model.path=$RUNS/base" --set "output_dir=$RUNS/sft")
 RL_SET=(--set "output_dir=$RUNS/rl")

@@ -324,6 +324,11 @@ class Sizes:
     """Decode greedily by default (the checkpoint's generation config): a model trained to act."""
     compact_tokenizer: bool = False
     """BPE merges across words (``_train_tokenizer``): the fixed prompt costs a fifth of the tokens."""
+    vision_position_std: float | None = None
+    """Spread of the ViT's learned position embeddings at initialisation (None: the config's
+    ``initializer_range``, 0.02). A model trained from scratch with its vision frozen reads where a
+    patch is only from these; at 0.02 they are a twentieth of a patch's content and nano's
+    coordinates never depended on the screenshot, at 0.5 they do (docs/nano.md)."""
 
 
 TINY = Sizes(
@@ -363,6 +368,7 @@ NANO = Sizes(
     tie_embeddings=True,
     greedy=True,
     compact_tokenizer=True,
+    vision_position_std=0.5,
 )
 """pixelpilot-nano's shape; docs/nano.md gives the measurements behind each choice."""
 
@@ -478,6 +484,8 @@ def build_tiny_checkpoint(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = model_class(config)
+        if sizes.vision_position_std is not None:
+            torch.nn.init.normal_(model.model.visual.pos_embed.weight, std=sizes.vision_position_std)
     im_end, endoftext = tokenizer.convert_tokens_to_ids(["<|im_end|>", ENDOFTEXT])
     # Qwen3-VL Instruct's shipped defaults, token ids remapped to the tiny vocabulary.
     model.generation_config = generation_config(endoftext, [im_end, endoftext], greedy=sizes.greedy)
