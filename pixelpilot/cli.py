@@ -103,6 +103,13 @@ def _check(args: argparse.Namespace, kind: str) -> int:
     return 0
 
 
+def _cmd_config(args: argparse.Namespace) -> int:
+    from pixelpilot.rl.config_reference import markdown
+
+    print(markdown(args.kind), end="")
+    return 0
+
+
 def _cmd_sft(args: argparse.Namespace) -> int:
     if args.check:
         return _check(args, "sft")
@@ -228,6 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
     sft.add_argument("--allow-config-change", action="store_true", help=CHANGE_HELP)
     sft.add_argument("--check", action="store_true", help=CHECK_HELP)
     sft.set_defaults(func=_cmd_sft)
+
+    config = sub.add_parser("config", help="show every key of a trainer's config: type, default, meaning")
+    config.add_argument("action", choices=("show",))
+    config.add_argument("kind", choices=("sft", "train"))
+    config.set_defaults(func=_cmd_config)
 
     train = sub.add_parser("train", help="RL (SAPO/GRPO) from a YAML config (resumes; torchrun for several processes)")
     train.add_argument("config")

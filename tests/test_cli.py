@@ -84,3 +84,16 @@ def test_training_under_a_pipe_prints_plain_step_lines_and_config_errors_plainly
         [executable, "sft", str(path), "--set", "optim.lerning_rate=1"], capture_output=True, text=True, timeout=120
     )
     assert bad.returncode == 2 and "lerning_rate" in bad.stdout and "Traceback" not in bad.stdout + bad.stderr
+
+
+def test_config_reference_lists_every_key_and_docs_are_current(capsys):
+    from pathlib import Path
+
+    from pixelpilot.rl.config_reference import document
+
+    assert main(["config", "show", "train"]) == 0
+    out = capsys.readouterr().out
+    for key in ("`optim.lr`", "`rollout.group_size`", "`tasks.N.env_id`", "`logging.rollouts_every`", "`loss"):
+        assert key in out
+    docs = Path(__file__).resolve().parents[1] / "docs" / "config.md"
+    assert docs.read_text(encoding="utf-8") == document(), "regenerate docs/config.md with config_reference.document()"
