@@ -7,10 +7,8 @@ time left, that ``tail -f`` and ``grep`` can read; it is never cut to a terminal
 
 from __future__ import annotations
 
-import sys
 import time
 from types import TracebackType
-from typing import TextIO
 
 from rich.console import Console
 from rich.progress import (
@@ -62,18 +60,14 @@ class StepReporter:
         *,
         enabled: bool = True,
         every: int = 10,
-        stream: TextIO | None = None,
-        console: Console | None = None,
     ) -> None:
         self.name, self.total, self.step, self.every = name, total, start, max(1, every)
         self.enabled = enabled
-        self._stream = stream or sys.stdout
-        console = console or Console(file=self._stream)
-        self._live = enabled and console.is_terminal
+        console = Console()
         self._started = time.monotonic()
         self._first = start
         self._progress: Progress | None = None
-        if self._live:
+        if enabled and console.is_terminal:
             self._progress = Progress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
@@ -107,8 +101,7 @@ class StepReporter:
             return
         if self.step % self.every and self.step != self.total:
             return
-        self._stream.write(self.line(metrics) + "\n")
-        self._stream.flush()
+        print(self.line(metrics), flush=True)
 
     def line(self, metrics: dict[str, float]) -> str:
         """``sft step 12/200 loss 0.41 eval 0.39 3.1 s/step ETA 9m``: the plain report of the last step."""
