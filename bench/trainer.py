@@ -8,8 +8,10 @@ same loss (SAPO, τ+ = 1, τ- = 1.05, no KL) and the same batch: Q queries x G s
 optimizer step per batch. Generation is transformers' ``generate`` on both sides.
 
 Throughput is (prompt + completion tokens of the step's episodes) / the step's wall time, the
-first step (warm-up) left out. TRL's count is its ``num_input_tokens_seen``. Both run in this
-process one after the other, each with ``torch.set_num_threads(--threads)``.
+first step (warm-up) left out. TRL's count is its ``num_input_tokens_seen``. Each run has a fresh
+process of its own (spawned one after the other, each with ``torch.set_num_threads(--threads)``), so
+its peak RSS is its own. The LoRA row is pixelpilot's same step training rank-``--lora-r`` adapters on
+the language model (``model.lora``) instead of every weight.
 
 Run: ``python bench/trainer.py --steps 4 --queries 4 --group 8``.
 """
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import resource
 import statistics
 import tempfile
 import time
@@ -39,10 +43,13 @@ ROLE = "You are a GUI agent."
 MAX_NEW_TOKENS = 40
 
 
-def pixelpilot_run(checkpoint: Path, out: Path, steps: int, queries: int, group: int, lr: float) -> list[dict]:
+def pixelpilot_run(
+    checkpoint: Path, out: Path, steps: int, queries: int, group: int, lr: float, lora_r: int = 0
+) -> tuple[list[dict], int]:
+    lora = {"lora": {"r": lora_r, "alpha": 2.0 * lora_r}} if lora_r else {}
     config = RLConfig.model_validate(
         {
-            "model": {"path": str(checkpoint)},
+            "model": {"path": str(checkpoint), **lora},
             "output_dir": str(out),
             "steps": steps,
             "agent": {"max_steps": 1, "role_prompt": ROLE},
@@ -58,6 +65,7 @@ def pixelpilot_run(checkpoint: Path, out: Path, steps: int, queries: int, group:
         }
     )
     trainer = RLTrainer(config)
+    trained = sum(p.numel() for p in trainer.hf.model.parameters() if p.requires_grad)
     results = []
     try:
         for step in range(1, steps + 1):
@@ -67,7 +75,7 @@ def pixelpilot_run(checkpoint: Path, out: Path, steps: int, queries: int, group:
             results.append({"seconds": seconds, "tokens": metrics["rollout_tokens"], "reward": metrics["reward_mean"]})
     finally:
         trainer.close()
-    return results
+    return results, trained
 
 
 def trl_prompts(count: int, checkpoint: Path) -> Any:
@@ -110,7 +118,7 @@ def click_reward(completions: list, seed: list[int], **_: Any) -> list[float]:
     return rewards
 
 
-def trl_run(checkpoint: Path, out: Path, steps: int, queries: int, group: int, lr: float) -> list[dict]:
+def trl_run(checkpoint: Path, out: Path, steps: int, queries: int, group: int, lr: float) -> tuple[list[dict], int]:
     from transformers import AutoModelForImageTextToText, AutoProcessor, TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
@@ -164,9 +172,23 @@ def trl_run(checkpoint: Path, out: Path, steps: int, queries: int, group: int, l
         processing_class=AutoProcessor.from_pretrained(str(checkpoint)),
         callbacks=[clock],
     )
+    trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
     trainer.train()
     rewards = [log["reward"] for log in trainer.state.log_history if "reward" in log]
-    return [{**step, "reward": reward} for step, reward in zip(clock.steps, rewards, strict=False)]
+    return [{**step, "reward": reward} for step, reward in zip(clock.steps, rewards, strict=False)], trained
+
+
+def _child(run: Any, threads: int, args: tuple) -> tuple[list[dict], int, float]:
+    torch.set_num_threads(threads)
+    steps, trained = run(*args)
+    return steps, trained, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measured(run: Any, threads: int, *args: Any) -> dict[str, float]:
+    """``run(*args)`` in a fresh process: its step timings, trained weight count and peak RSS (MiB)."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        steps, trained, peak = pool.apply(_child, (run, threads, args))
+    return {**summarise(steps), "trained_weights": trained, "peak_rss_mb": peak}
 
 
 def summarise(steps: list[dict]) -> dict[str, float]:
@@ -186,18 +208,22 @@ def main() -> None:
     parser.add_argument("--group", type=int, default=8)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--lora-r", type=int, default=16, help="rank of the LoRA row's adapters (0: no LoRA row)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         checkpoint = build_tiny_checkpoint(root / "tiny")
         shape = (args.steps, args.queries, args.group, args.lr)
-        results["pixelpilot"] = summarise(pixelpilot_run(checkpoint, root / "pixelpilot", *shape))
-        results["trl"] = summarise(trl_run(checkpoint, root / "trl", *shape))
+        results["pixelpilot"] = measured(pixelpilot_run, args.threads, checkpoint, root / "pixelpilot", *shape)
+        if args.lora_r:
+            lora_args = (checkpoint, root / "lora", *shape, args.lora_r)
+            results[f"pixelpilot LoRA r={args.lora_r}"] = measured(pixelpilot_run, args.threads, *lora_args)
+        results["trl"] = measured(trl_run, args.threads, checkpoint, root / "trl", *shape)
     table = Table(title=f"RL step, tiny Qwen3-VL, {args.queries} queries x {args.group} samples, CPU")
-    for column in ("trainer", "tokens/s", "median step (s)", "tokens/step", "mean reward"):
+    columns = ("trainer", "tokens/s", "median step (s)", "tokens/step", "mean reward", "trained weights", "peak RSS")
+    for column in columns:
         table.add_column(column, justify="right")
     for name, summary in results.items():
         table.add_row(
@@ -206,6 +232,8 @@ def main() -> None:
             f"{summary['median_step_s']:.2f}",
             f"{summary['tokens_per_step']:.0f}",
             f"{summary['mean_reward']:.3f}",
+            f"{summary['trained_weights']:,.0f}",
+            f"{summary['peak_rss_mb']:.0f} MiB",
         )
     Console().print(table)
     if args.json:

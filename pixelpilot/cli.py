@@ -14,7 +14,7 @@ from rich.table import Table
 console = Console()
 CHECK_HELP = "only check the config and every environment, file and path it names (seconds), then exit"
 CHANGE_HELP = "resume even though the config changed since the run started, applying the new values"
-OVERRIDE_HELP = "override a config value, e.g. --set steps=10 --set optim.lr=1e-4 --set demos.0.oracle.num_seeds=2"
+OVERRIDE_HELP = "config values to override, read as YAML: steps=10 optim.lr=1e-4 demos.0.oracle.num_seeds=2"
 
 
 def _cmd_envs(args: argparse.Namespace) -> int:
@@ -83,13 +83,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_view(args: argparse.Namespace) -> int:
+    """One page for a folder: a trajectory's report, a training run's overview or an evaluation's index."""
     from pixelpilot.agent import Trajectory
+    from pixelpilot.rl.eval_run import INDEX_FILE, RESULTS_FILE
+    from pixelpilot.rl.run_view import is_run_folder, write_run_index
 
     directory = Path(args.dir)
-    report = Trajectory.load(directory).to_html(directory / "report.html")
-    console.print(f"report written to [bold]{report}[/]")
+    if (directory / "trajectory.json").exists():
+        page = Trajectory.load(directory).to_html(directory / "report.html")
+    elif is_run_folder(directory):
+        page = write_run_index(directory)
+    elif (directory / RESULTS_FILE).exists() and (directory / INDEX_FILE).exists():
+        page = directory / INDEX_FILE
+    else:
+        console.print(f"[red]error:[/] {directory} holds no trajectory, training run or evaluation", soft_wrap=True)
+        return 2
+    console.print(f"[bold]{page}[/]", soft_wrap=True)
     if args.open:
-        webbrowser.open(report.resolve().as_uri())
+        webbrowser.open(page.resolve().as_uri())
     return 0
 
 
@@ -97,7 +108,7 @@ def _check(args: argparse.Namespace, kind: str) -> int:
     """``--check``: validate the config and everything it names, without loading the model."""
     from pixelpilot.rl.config import RLConfig, SFTConfig, load_config
 
-    config = load_config(args.config, SFTConfig if kind == "sft" else RLConfig, args.set)
+    config = load_config(args.config, SFTConfig if kind == "sft" else RLConfig, args.overrides)
     config.check()
     console.print(f"{args.config}: the config is valid and every environment, file and path it names exists")
     return 0
@@ -115,7 +126,7 @@ def _cmd_sft(args: argparse.Namespace) -> int:
         return _check(args, "sft")
     from pixelpilot.rl.sft import run_sft
 
-    last = run_sft(args.config, args.set, allow_config_change=args.allow_config_change)
+    last = run_sft(args.config, args.overrides, allow_config_change=args.allow_config_change)
     console.print(f"last checkpoint: [bold]{last}[/] (load it with --model hf:{last})", soft_wrap=True)
     return 0
 
@@ -125,12 +136,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return _check(args, "train")
     from pixelpilot.rl.trainer import run_train
 
-    last = run_train(args.config, args.set, allow_config_change=args.allow_config_change)
+    last = run_train(args.config, args.overrides, allow_config_change=args.allow_config_change)
     console.print(f"last checkpoint: [bold]{last}[/] (load it with --model hf:{last})", soft_wrap=True)
     return 0
 
 
-def _seeds(text: str) -> range:
+def _seeds(text: str) -> dict[str, int]:
+    """``--seeds START:STOP`` (STOP excluded) or one seed, as the config's ``seed_start`` and ``num_seeds``."""
     start, sep, stop = text.partition(":")
     try:
         seeds = range(int(start), int(stop)) if sep else range(int(start), int(start) + 1)
@@ -138,28 +150,44 @@ def _seeds(text: str) -> range:
         raise argparse.ArgumentTypeError(f"seeds are START:STOP (e.g. 10000:10100), not {text!r}") from None
     if not seeds:
         raise argparse.ArgumentTypeError(f"the seed range {text!r} is empty")
-    return seeds
+    return {"seed_start": seeds.start, "num_seeds": len(seeds)}
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     import pixelpilot  # noqa: F401  (registers the environment ids)
     from pixelpilot.model.base import SamplingParams
+    from pixelpilot.rl.config import EvalRunConfig, load_config
     from pixelpilot.rl.eval_run import GREEDY, run_eval, suite_env_ids
 
-    env_ids = list(args.env or [])
-    for suite in args.suite or []:
-        env_ids += suite_env_ids(suite)
-    if not env_ids:
-        console.print("[red]error:[/] name at least one --env or --suite")
+    files = [item for item in args.overrides if "=" not in item]
+    if len(files) > 1:
+        console.print(f"[red]error:[/] one config file at most, got {', '.join(files)}")
         return 2
-    sampling = GREEDY if args.temperature == 0 else SamplingParams(temperature=args.temperature, max_new_tokens=256)
+    flags = {
+        "envs": args.env,
+        "suites": args.suite,
+        "model": args.model,
+        **(args.seeds or {}),
+        "workers": args.workers,
+        "max_steps": args.max_steps,
+        "temperature": args.temperature,
+        "out": args.out,
+    }
+    overrides = [item for item in args.overrides if "=" in item]
+    given = {key: value for key, value in flags.items() if value is not None}
+    config = load_config(files[0] if files else None, EvalRunConfig, overrides, given)
+    env_ids = list(config.envs)
+    for suite in config.suites:
+        env_ids += suite_env_ids(suite)
+    temperature = config.temperature
+    sampling = GREEDY if temperature == 0 else SamplingParams(temperature=temperature, max_new_tokens=256)
     summaries = run_eval(
         env_ids,
-        args.model,
-        args.seeds,
-        args.out,
-        workers=args.workers,
-        max_steps=args.max_steps,
+        config.model,
+        config.seeds,
+        config.out,
+        workers=config.workers,
+        max_steps=config.max_steps,
         sampling=sampling,
         console=console,
     )
@@ -167,7 +195,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if overall is not None:
         console.print(
             f"overall success [bold]{overall.success_rate:.1%}[/] ({overall.successes}/{overall.episodes}); "
-            f"index: {Path(args.out) / 'index.html'}"
+            f"index: {Path(config.out) / 'index.html'}"
         )
     return 0
 
@@ -175,8 +203,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from pixelpilot.model.export import export_checkpoint
 
-    path = export_checkpoint(args.src, args.dst, dtype=args.dtype, greedy=args.greedy)
-    console.print(f"exported to [bold]{path}[/]")
+    path = export_checkpoint(args.src, args.dst, dtype=args.dtype, greedy=getattr(args, "greedy", False))
+    console.print(f"written to [bold]{path}[/] (load it with --model hf:{path})", soft_wrap=True)
     return 0
 
 
@@ -194,14 +222,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_cmd_run)
 
     ev = sub.add_parser("eval", help="held-out success of a model on tasks x seeds: results.jsonl, index.html, a plot")
+    ev.add_argument("overrides", nargs="*", metavar="[CONFIG] KEY=VALUE", help=f"a YAML file of keys; {OVERRIDE_HELP}")
     ev.add_argument("--env", action="append", help="an environment id (repeatable)")
     ev.add_argument("--suite", action="append", help="every environment of a suite: miniwob, desktop, android")
-    ev.add_argument("--model", required=True, help="nano, random, hf:DIR, openai:URL#NAME or vllm:NAME")
-    ev.add_argument("--seeds", type=_seeds, default=range(10000, 10100), help="START:STOP (default 10000:10100)")
-    ev.add_argument("--workers", type=int, default=4, help="episodes in flight at once, each in its own environment")
-    ev.add_argument("--max-steps", type=int, default=15)
-    ev.add_argument("--temperature", type=float, default=0.0, help="0 decodes greedily (default)")
-    ev.add_argument("--out", required=True, help="directory for results.jsonl, the episodes and index.html")
+    ev.add_argument("--model", help="nano, random, hf:DIR, run:DIR, openai:URL#NAME or vllm:NAME")
+    ev.add_argument("--seeds", type=_seeds, help="START:STOP, STOP excluded (default 10000:10100)")
+    ev.add_argument("--workers", type=int, help="episodes in flight at once, each in its own environment (default 4)")
+    ev.add_argument("--max-steps", type=int, help="default 15")
+    ev.add_argument("--temperature", type=float, help="0 decodes greedily (default)")
+    ev.add_argument("--out", help="directory for results.jsonl, the episodes and index.html")
     ev.set_defaults(func=_cmd_eval)
 
     export = sub.add_parser("export", help="write a trained checkpoint's model and processor for shipping")
@@ -211,12 +240,20 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--greedy", action="store_true", help="make greedy decoding the checkpoint's default")
     export.set_defaults(func=_cmd_export)
 
+    merge = sub.add_parser("merge", help="merge a LoRA checkpoint into its base: a plain Qwen3-VL checkpoint")
+    merge.add_argument("src", help="a LoRA run's checkpoint (e.g. runs/x/checkpoints/step-000100) or run folder")
+    merge.add_argument("dst")
+    merge.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32")
+    merge.set_defaults(func=_cmd_export)
+
     envs = sub.add_parser("envs", help="list the registered environments and their suites")
     envs.add_argument("--suite", help="only this suite (e.g. miniwob)")
     envs.set_defaults(func=_cmd_envs)
 
-    view = sub.add_parser("view", help="write (and optionally open) the HTML report of a saved trajectory")
-    view.add_argument("dir")
+    view = sub.add_parser(
+        "view", help="the HTML page of a saved trajectory, a training run (curves, eval, rollouts) or an evaluation"
+    )
+    view.add_argument("dir", help="a trajectory folder, a run's output_dir or a pixelpilot eval --out folder")
     view.add_argument("--open", action="store_true", help="open the report in a web browser")
     view.set_defaults(func=_cmd_view)
 
@@ -231,19 +268,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     sft = sub.add_parser("sft", help="cold-start SFT from a YAML config (resumes from its last checkpoint)")
     sft.add_argument("config")
-    sft.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=OVERRIDE_HELP)
+    sft.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=OVERRIDE_HELP)
     sft.add_argument("--allow-config-change", action="store_true", help=CHANGE_HELP)
     sft.add_argument("--check", action="store_true", help=CHECK_HELP)
     sft.set_defaults(func=_cmd_sft)
 
     config = sub.add_parser("config", help="show every key of a trainer's config: type, default, meaning")
     config.add_argument("action", choices=("show",))
-    config.add_argument("kind", choices=("sft", "train"))
+    config.add_argument("kind", choices=("sft", "train", "eval"))
     config.set_defaults(func=_cmd_config)
 
     train = sub.add_parser("train", help="RL (SAPO/GRPO) from a YAML config (resumes; torchrun for several processes)")
     train.add_argument("config")
-    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=OVERRIDE_HELP)
+    train.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=OVERRIDE_HELP)
     train.add_argument("--allow-config-change", action="store_true", help=CHANGE_HELP)
     train.add_argument("--check", action="store_true", help=CHECK_HELP)
     train.set_defaults(func=_cmd_train)
@@ -251,7 +288,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # KEY=VALUE overrides may also follow the flags (argparse stops filling a positional list at the first one).
+    if extra and (not hasattr(args, "overrides") or any("=" not in item or item.startswith("-") for item in extra)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        args.overrides = [*args.overrides, *extra]
     from pydantic import ValidationError
 
     from pixelpilot.errors import PixelpilotError

@@ -21,4 +21,4 @@ fi
 if ! python -c "import torch, torchvision" >/dev/null 2>&1; then
   env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null pip install -q torch==2.13.0 torchvision==0.28.0
 fi
-pip install -q -e ".[dev]"
+pip install -q -e ".[dev,track,lora]"

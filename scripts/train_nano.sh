@@ -15,18 +15,17 @@ RUNS="${RUNS:-runs/nano}"
 SHIP="${SHIP:-pixelpilot/model/checkpoints/nano}"
 SFT_STEPS=1500
 RL_STEPS=10
-SFT_SET=(--set "model.path=$RUNS/base" --set "output_dir=$RUNS/sft")
-RL_SET=(--set "output_dir=$RUNS/rl")
+SFT_SET=("model.path=$RUNS/base" "output_dir=$RUNS/sft")
+RL_SET=("output_dir=$RUNS/rl")
 if [ "${SMOKE:-0}" = "1" ]; then
   SFT_STEPS=2
   RL_STEPS=1
-  SFT_SET+=(--set batch_size=4 --set optim.micro_batch_size=4 --set optim.warmup_steps=0)
-  for i in 0 1 2 3 4 5 6 7 8; do SFT_SET+=(--set "demos.$i.oracle.num_seeds=1"); done
-  RL_SET+=(--set rollout.group_size=2 --set rollout.queries_per_step=1 --set eval.tasks=[]
-           --set optim.micro_batch_size=4)
+  SFT_SET+=(batch_size=4 optim.micro_batch_size=4 optim.warmup_steps=0)
+  for i in 0 1 2 3 4 5 6 7 8; do SFT_SET+=("demos.$i.oracle.num_seeds=1"); done
+  RL_SET+=(rollout.group_size=2 rollout.queries_per_step=1 "eval.tasks=[]" optim.micro_batch_size=4)
 fi
-SFT_SET+=(--set "steps=$SFT_STEPS")
-RL_SET+=(--set "steps=$RL_STEPS" --set "model.path=$RUNS/sft/checkpoints/step-$(printf %06d "$SFT_STEPS")/model")
+SFT_SET+=("steps=$SFT_STEPS")
+RL_SET+=("steps=$RL_STEPS" "model.path=$RUNS/sft/checkpoints/step-$(printf %06d "$SFT_STEPS")/model")
 
 if [ ! -f "$RUNS/base/config.json" ]; then
   pixelpilot tiny-checkpoint "$RUNS/base" --size nano

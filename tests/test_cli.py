@@ -10,6 +10,7 @@ import yaml
 
 from pixelpilot.agent import Trajectory
 from pixelpilot.cli import main
+from pixelpilot.rl.metrics import read_metrics
 
 
 def test_envs_lists_every_miniwob_task_with_its_suite(capsys):
@@ -59,11 +60,12 @@ def test_a_bad_model_spec_is_a_clear_error_not_a_traceback(capsys):
 
 
 def test_training_under_a_pipe_prints_plain_step_lines_and_config_errors_plainly(tiny_checkpoint, tmp_path):
-    """`pixelpilot sft CONFIG | cat`: no live bar, one readable line per logged step with the time left."""
+    """`pixelpilot sft CONFIG KEY=VALUE | cat`: the overrides run; no live bar, one readable line per logged step
+    with the time left; a misspelt override key is named, without a traceback."""
     config = {
         "model": {"path": str(tiny_checkpoint)},
         "output_dir": str(tmp_path / "out"),
-        "steps": 3,
+        "steps": 2,
         "batch_size": 2,
         "agent": {"max_steps": 1},
         "demos": [{"oracle": {"env_id": "pixelpilot/synthetic-click-button-v0", "num_seeds": 2}}],
@@ -73,15 +75,17 @@ def test_training_under_a_pipe_prints_plain_step_lines_and_config_errors_plainly
     path = tmp_path / "sft.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     executable = shutil.which("pixelpilot")
-    done = subprocess.run([executable, "sft", str(path)], capture_output=True, text=True, timeout=300, check=True)
+    command = [executable, "sft", str(path), "optim.lr=0.02", "steps=3"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("sft step")]
     assert [line.split()[2] for line in lines] == ["2/3", "3/3"]  # every 2nd step, and the last
     assert all(re.search(r"loss [\d.e-]+ [\d.]+ s/step ETA \d+s$", line) for line in lines), lines
     assert "Writing model shards" not in done.stderr and "\x1b[" not in done.stdout
     assert f"hf:{tmp_path / 'out' / 'checkpoints' / 'step-000003'}" in done.stdout.replace("\n", "")
+    assert [r["lr"] for r in read_metrics(tmp_path / "out" / "metrics.jsonl")] == [0.02] * 3  # the overrides ran
 
     bad = subprocess.run(
-        [executable, "sft", str(path), "--set", "optim.lerning_rate=1"], capture_output=True, text=True, timeout=120
+        [executable, "sft", str(path), "optim.lerning_rate=1"], capture_output=True, text=True, timeout=120
     )
     assert bad.returncode == 2 and "lerning_rate" in bad.stdout and "Traceback" not in bad.stdout + bad.stderr
 

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from pixelpilot.cli import main
 from pixelpilot.envs.browser import CHROMIUM_ARGS, chromium_executable, shared_playwright
@@ -125,13 +126,22 @@ def test_index_html_opens_in_chromium_and_links_every_report(tmp_path: Path) -> 
             browser.close()
 
 
-def test_seed_ranges_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_settings_come_from_flags_a_file_and_overrides(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["eval", "--env", CLICK_TEST, "--model", "random", "--seeds", "5:5", "--out", "x"])
     assert "empty" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["eval", "--env", CLICK_TEST, "--model", "random", "--seeds", "a:b", "--out", "x"])
     assert main(["eval", "--model", "random", "--out", "x"]) == 2
+    assert "name at least one environment" in capsys.readouterr().out
+    out = tmp_path / "eval"
+    config = {"model": "random", "envs": [CLICK_BUTTON], "seed_start": 10000, "num_seeds": 3, "out": str(out)}
+    path = tmp_path / "eval.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    assert main(["eval", str(path), "num_seeds=2", "max_steps=1", "--workers", "1"]) == 0
+    assert [r.seed for r in read_results(out)] == [10000, 10001]
+    assert main(["eval", str(path), "--seeds", "10002", "worker=1"]) == 2  # a misspelt key is named
+    assert "worker" in capsys.readouterr().out
 
 
 def test_suites_name_their_environments() -> None:

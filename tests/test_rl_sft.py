@@ -296,7 +296,9 @@ def test_typos_in_rl_sections_and_reward_configs_stop_the_run() -> None:
             build_hybrid(config.reward)
 
 
-def test_every_input_is_checked_before_the_model_loads(tiny_checkpoint: Path, tmp_path: Path, capsys) -> None:
+def test_every_input_is_checked_before_the_model_loads(
+    tiny_checkpoint: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A misspelt env id in the last, rarely drawn task fails in seconds, not when it is first drawn."""
     from pixelpilot.cli import main
 
@@ -310,9 +312,10 @@ def test_every_input_is_checked_before_the_model_loads(tiny_checkpoint: Path, tm
         "eval": {"tasks": [{"questions": str(tmp_path / "missing.jsonl")}]},
     }
     problems = ("'pixelpilot/miniwob-clik-test-v0' is not registered", "no saved trajectory", "missing.jsonl")
-    if importlib.util.find_spec("tensorboard") is None:  # asked for, not installed: said before the model loads
-        bad["logging"] = {"tensorboard": True}
-        problems += ("pip install 'pixelpilot[tensorboard]'",)
+    bad["logging"] = {"report_to": ["jsonl", "wandb"]}  # asked for, not installed: said before the model loads
+    problems += ("names wandb, which is not installed: pip install 'pixelpilot[track]'",)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "wandb" else real_find_spec(name))
     bad_path = write_config(tmp_path / "bad.yaml", bad)
     assert main(["sft", str(bad_path), "--check"]) == 2
     out = capsys.readouterr().out

@@ -179,14 +179,6 @@ def test_metrics_log_truncates_on_resume_and_plots(tmp_path: Path) -> None:
     assert not (tmp_path / "other").exists()
 
 
-def test_tensorboard_events_are_written_when_asked(tmp_path: Path) -> None:
-    pytest.importorskip("tensorboard")
-    logger = MetricsLogger(tmp_path, tensorboard=True)
-    logger.log(1, {"loss": 0.5})
-    logger.close()
-    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
-
-
 def test_gradient_checkpointing_trains_the_same_step(trainer_factory) -> None:
     plain = trainer_factory()
     checkpointed = trainer_factory(model={"path": str(plain.base_path), "gradient_checkpointing": True})

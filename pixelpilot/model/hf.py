@@ -142,7 +142,10 @@ def seeded(seed: int | None, device: str) -> Iterator[None]:
 
 
 class HFModel(ChatModel):
-    """A transformers image-text-to-text checkpoint; the architecture (dense/MoE) comes from its config."""
+    """A transformers image-text-to-text checkpoint; the architecture (dense/MoE) comes from its config.
+
+    A LoRA adapter checkpoint is sampled merged into its base.
+    """
 
     def __init__(
         self,
@@ -154,7 +157,9 @@ class HFModel(ChatModel):
         batch_size: int | None = None,
         attn_implementation: str | None = None,
     ):
-        from transformers import AutoModelForImageTextToText, AutoProcessor
+        from transformers import AutoProcessor
+
+        from pixelpilot.model.lora import load_pretrained
 
         self.name = name_or_path
         self.device = resolve_device(device)
@@ -164,7 +169,7 @@ class HFModel(ChatModel):
         extra = {"attn_implementation": attn_implementation} if attn_implementation else {}
         try:
             self.processor = AutoProcessor.from_pretrained(name_or_path)
-            self.model = AutoModelForImageTextToText.from_pretrained(name_or_path, dtype=self.dtype, **extra)
+            self.model = load_pretrained(name_or_path, dtype=self.dtype, **extra)
         except (OSError, ValueError, KeyError) as exc:
             raise ModelError(f"cannot load checkpoint {name_or_path!r}: {exc}") from exc
         self.model.to(self.device).eval()

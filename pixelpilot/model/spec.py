@@ -64,13 +64,20 @@ def resolve_checkpoint(target: str) -> str:
         if _looks_local(target):
             raise ModelError(f"no checkpoint at {target}")
         return target
-    if (path / "config.json").exists():
+    if _holds_model(path):
         return str(path)
-    if (path / MODEL_DIR / "config.json").exists():
+    if _holds_model(path / MODEL_DIR):
         return str(path / MODEL_DIR)
     if (path / CHECKPOINTS).is_dir():
         return run_checkpoint(target)
     raise ModelError(f"no checkpoint at {target}: neither a model (config.json), a checkpoint nor a run folder")
+
+
+def _holds_model(path: Path) -> bool:
+    """Weights and their config, or a LoRA adapter (read merged into the base it names)."""
+    from pixelpilot.model.lora import ADAPTER_CONFIG
+
+    return (path / "config.json").exists() or (path / ADAPTER_CONFIG).exists()
 
 
 def run_checkpoint(output_dir: str) -> str:

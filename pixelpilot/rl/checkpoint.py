@@ -3,7 +3,8 @@
 A checkpoint is written into a temporary directory and renamed into place with ``os.replace``,
 so ``checkpoints/step-NNNNNN`` either exists whole or not at all: a run killed mid-save leaves
 only a ``.tmp-`` directory, which the next save clears. The weights are a regular Hugging Face
-checkpoint (``step-NNNNNN/model``, processor included), loadable by ``load_model("hf:...")``.
+checkpoint (``step-NNNNNN/model``, processor included; a LoRA run's adapter and processor), loadable by
+``load_model("hf:...")``.
 """
 
 from __future__ import annotations
@@ -106,13 +107,15 @@ def save_checkpoint(
     scheduler: Any,
     trainer_state: dict[str, Any],
     keep: int,
+    adapter: Any = None,
 ) -> Path:
     """Write ``step-NNNNNN`` atomically (a collective: every rank calls it) and keep the newest ``keep``.
 
     ``policy`` is the module the optimizer trains (unwrapped from DDP, or the FSDP root); its keys
-    carry the ``model.`` prefix of ``TokenLogprobs``, which the saved Hugging Face weights drop.
+    carry the ``model.`` prefix of ``TokenLogprobs``, which the saved Hugging Face weights drop. A LoRA
+    run passes its PeftModel as ``adapter``: only the adapter is saved (it names its base).
     """
-    model_state = full_model_state(policy)
+    model_state = full_model_state(policy) if adapter is None else {}
     optimizer_state = full_optimizer_state(policy, optimizer)
     final = step_dir(output_dir, step)
     staging = final.with_name(f".tmp-{final.name}")
@@ -120,7 +123,10 @@ def save_checkpoint(
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         with _no_progress_bars():  # a bar per checkpoint would bury the run's own log
-            hf_model.save_pretrained(staging / MODEL_DIR, state_dict=_strip(model_state, "model."))
+            if adapter is not None:
+                adapter.save_pretrained(staging / MODEL_DIR)
+            else:
+                hf_model.save_pretrained(staging / MODEL_DIR, state_dict=_strip(model_state, "model."))
             processor.save_pretrained(staging / MODEL_DIR)
         torch.save({"optimizer": optimizer_state, "scheduler": scheduler.state_dict()}, staging / OPTIMIZER)
         (staging / TRAINER_STATE).write_text(json.dumps({"step": step, **trainer_state}, indent=1), encoding="utf-8")

@@ -35,6 +35,23 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
+class LoraConfig(_Section):
+    """Low-rank adapters (``peft``) instead of a full fine-tune: only they train and only they are saved."""
+
+    r: int = Field(16, ge=1)
+    """The adapters' rank."""
+    alpha: float = Field(32.0, gt=0.0)
+    """Scale of the adapters' output (``alpha / r``), as in peft's ``lora_alpha``."""
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        min_length=1,
+    )
+    """The language model's projections that get adapters (names inside its decoder layers)."""
+    vision_merger: bool = False
+    """Also adapt the mergers that hand vision features to the LM; the vision tower itself stays frozen."""
+
+
 class ModelConfig(_Section):
     """The checkpoint to train: a directory, ``run:OUTPUT_DIR`` or a hub id.
 
@@ -51,6 +68,9 @@ class ModelConfig(_Section):
     """Keep the ViT (patch and position embeddings, blocks) as loaded; the mergers and the LM still train."""
     freeze_multi_modal_projector: bool = False
     """Keep the mergers that hand vision features to the LM (the main one and DeepStack's) as loaded."""
+    lora: LoraConfig | None = None
+    """Train LoRA adapters only (``pip install 'pixelpilot[lora]'``); checkpoints then hold the adapter, which
+    ``load_model``, ``model.path`` and ``pixelpilot merge`` read merged into its base."""
 
     def resolve(self) -> str:
         """The loadable path, building the tiny checkpoint first when the path asks for one.
@@ -171,7 +191,13 @@ class CheckpointConfig(_Section):
 
 
 class LoggingConfig(_Section):
-    tensorboard: bool = False
+    report_to: list[Literal["jsonl", "tensorboard", "wandb"]] = Field(default_factory=lambda: ["jsonl"])
+    """Metrics backends; ``metrics.jsonl`` is always written. ``tensorboard`` writes ``tensorboard/``,
+    ``wandb`` a W&B run under ``wandb/`` (``WANDB_MODE=offline`` keeps it local); both in the ``track`` extra."""
+    project: str | None = None
+    """W&B project (default: ``pixelpilot``)."""
+    run_name: str | None = None
+    """The run's name in W&B (default: the output folder's name)."""
     plot: bool = True
     progress: bool = True
     """A live bar on a terminal; elsewhere (nohup, a scheduler, a pipe) plain step lines."""
@@ -228,8 +254,16 @@ class _Run(_Section):
         if not existing.is_dir() or not os.access(existing, os.W_OK):
             found.append(f"output_dir {self.output_dir} cannot be written ({existing} is not a writable folder)")
         found += [f"eval: {problem}" for source in self.eval.tasks for problem in source.problems()]
-        if self.logging.tensorboard and importlib.util.find_spec("tensorboard") is None:
-            found.append("logging.tensorboard needs the tensorboard package: pip install 'pixelpilot[tensorboard]'")
+        found += [
+            f"logging.report_to names {backend}, which is not installed: pip install 'pixelpilot[track]'"
+            for backend in self.logging.report_to
+            if backend != "jsonl" and importlib.util.find_spec(backend) is None
+        ]
+        if self.model.lora is not None:
+            if importlib.util.find_spec("peft") is None:
+                found.append("model.lora needs the peft package: pip install 'pixelpilot[lora]'")
+            if self.distributed.strategy == "fsdp":
+                found.append("model.lora trains under DDP or in one process, not FSDP: set distributed.strategy: ddp")
         return found
 
     def check(self) -> None:
@@ -361,7 +395,39 @@ class RLConfig(_Run):
         return self
 
 
-Config = TypeVar("Config", bound=_Run)
+class EvalRunConfig(_Section):
+    """``pixelpilot eval``: a model's held-out success on tasks x seeds (flags, a YAML file, overrides)."""
+
+    model: str
+    """Model spec: ``nano``, ``random``, ``hf:DIR``, ``run:OUTPUT_DIR``, ``openai:URL#NAME``, ``vllm:NAME``."""
+    out: str
+    """Folder for ``results.jsonl``, the episodes, ``index.html`` and the plot (an evaluation there resumes)."""
+    envs: list[str] = Field(default_factory=list)
+    """Environment ids."""
+    suites: list[str] = Field(default_factory=list)
+    """Every environment of these suites (``miniwob``, ``desktop``, ``android``)."""
+    seed_start: int = 10000
+    """The first seed; held-out seeds are 10,000 and above (training configs stay below)."""
+    num_seeds: int = Field(100, ge=1)
+    """Seeds ``seed_start`` .. ``seed_start + num_seeds - 1`` of every environment."""
+    workers: int = Field(4, ge=1)
+    """Episodes in flight at once, each in its own environment (results do not depend on it)."""
+    max_steps: int = Field(15, ge=1)
+    temperature: float = Field(0.0, ge=0.0)
+    """0 decodes greedily."""
+
+    @model_validator(mode="after")
+    def _something_to_play(self) -> EvalRunConfig:
+        if not self.envs and not self.suites:
+            raise ValueError("name at least one environment (envs / --env) or suite (suites / --suite)")
+        return self
+
+    @property
+    def seeds(self) -> range:
+        return range(self.seed_start, self.seed_start + self.num_seeds)
+
+
+Config = TypeVar("Config", bound=BaseModel)
 
 
 def apply_override(data: dict[str, Any], override: str) -> None:
@@ -393,11 +459,18 @@ def apply_override(data: dict[str, Any], override: str) -> None:
             node = node[index]
 
 
-def load_config(path: str | Path, kind: type[Config], overrides: Sequence[str] = ()) -> Config:
-    """Read a YAML file into a config, then apply ``KEY=VALUE`` overrides; errors name the offending key."""
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+def load_config(
+    path: str | Path | None,
+    kind: type[Config],
+    overrides: Sequence[str] = (),
+    values: dict[str, Any] | None = None,
+) -> Config:
+    """Read a YAML file (if any) into a config, set ``values`` (a command's flags) over it, then the
+    ``KEY=VALUE`` overrides; errors name the offending key."""
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) if path is not None else {}
     if not isinstance(data, dict):
         raise ValueError(f"{path} does not hold a YAML mapping")
+    data.update(values or {})
     for override in overrides:
         apply_override(data, override)
     return kind.model_validate(data)

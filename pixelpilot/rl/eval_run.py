@@ -22,6 +22,7 @@ from pixelpilot.agent import Agent
 from pixelpilot.model import load_model
 from pixelpilot.model.base import SamplingParams
 from pixelpilot.rl.evaluation import EpisodeResult, TaskSummary, evaluate, summarize, task_name
+from pixelpilot.rl.pages import page
 from pixelpilot.rl.rollout import EnvPool, Query
 
 RESULTS_FILE = "results.jsonl"
@@ -187,24 +188,11 @@ def write_index(folder: Path, model: str, summaries: list[TaskSummary], results:
             f"<td>{episodes}</td></tr>"
         )
     plot = f'<img src="{PLOT_FILE}" alt="success per task">' if summaries else ""
-    html = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>pixelpilot eval: {escape(model)}</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; }}
-table {{ border-collapse: collapse; }}
-td, th {{ border: 1px solid #ccc; padding: 4px 10px; text-align: right; }}
-td:first-child {{ text-align: left; }}
-a.ok {{ color: #1a7f37; }} a.fail {{ color: #cf222e; }}
-img {{ max-width: 900px; display: block; margin-top: 1em; }}
-</style></head><body>
-<h1>pixelpilot eval: {escape(model)}</h1>
-<table id="summary"><tr><th>task</th><th>episodes</th><th>success</th><th>95% interval</th><th>mean steps</th>
-<th>mean seconds</th><th>reports</th></tr>
-{"".join(rows)}
-</table>
-{plot}
-</body></html>
-"""
+    table = (
+        '<table id="summary" class="numbers"><tr><th>task</th><th>episodes</th><th>success</th><th>95% interval</th>'
+        f"<th>mean steps</th><th>mean seconds</th><th>reports</th></tr>\n{''.join(rows)}\n</table>"
+    )
+    html = page(f"pixelpilot eval: {model}", table + plot)
     path = folder / INDEX_FILE
     path.write_text(html, encoding="utf-8")
     return path

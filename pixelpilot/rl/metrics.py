@@ -1,8 +1,8 @@
-"""Training metrics: one JSON object per step in ``metrics.jsonl``, optional TensorBoard, a PNG of the curves.
+"""Training metrics: one JSON object per step in ``metrics.jsonl``, the trackers named, a PNG of the curves.
 
-JSON lines are the record of a run (appendable, greppable, readable by pandas); TensorBoard and
-the plot are views of it. A resumed run first drops the lines written after its checkpoint, so
-the file reads as one uninterrupted run.
+JSON lines are the record of a run (appendable, greppable, readable by pandas); the trackers
+(TensorBoard, W&B: ``trackers``) and the plot are views of it. A resumed run first drops the lines
+written after its checkpoint, so the file reads as one uninterrupted run.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from pixelpilot.rl.trackers import Tracker
 
 METRICS_FILE = "metrics.jsonl"
 PLOT_FILE = "curves.png"
@@ -30,16 +32,12 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
 class MetricsLogger:
     """Writes metrics on the main process only; other ranks hold a logger that does nothing."""
 
-    def __init__(self, output_dir: str | Path, *, enabled: bool = True, tensorboard: bool = False) -> None:
+    def __init__(self, output_dir: str | Path, *, enabled: bool = True, trackers: Sequence[Tracker] = ()) -> None:
         self.path = Path(output_dir) / METRICS_FILE
         self.enabled = enabled
-        self._writer: Any = None
+        self._trackers = list(trackers) if enabled else []
         if enabled:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            if tensorboard:
-                from torch.utils.tensorboard import SummaryWriter  # needs the tensorboard package
-
-                self._writer = SummaryWriter(log_dir=str(self.path.parent / "tensorboard"))
 
     def truncate_after(self, step: int) -> None:
         """Forget records of steps after ``step``: a killed run wrote them after its last checkpoint."""
@@ -54,16 +52,13 @@ class MetricsLogger:
         record = {"step": step, "time": time.time(), **{k: _plain(v) for k, v in metrics.items()}}
         with self.path.open("a", encoding="utf-8") as file:
             file.write(json.dumps(record) + "\n")
-        if self._writer is not None:
-            for key, value in metrics.items():
-                if isinstance(value, (int, float)) and math.isfinite(value):
-                    self._writer.add_scalar(key, value, step)
-            self._writer.flush()
+        for tracker in self._trackers:
+            tracker.log(step, metrics)
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        for tracker in self._trackers:
+            tracker.close()
+        self._trackers = []
 
 
 def _plain(value: Any) -> Any:

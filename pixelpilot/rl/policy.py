@@ -154,3 +154,21 @@ class TokenLogprobs(nn.Module):
         scored = torch.zeros_like(targets, dtype=chosen.dtype).masked_scatter(targets, chosen)
         spread = torch.zeros_like(targets, dtype=chosen.dtype).masked_scatter(targets, entropy)
         return torch.cat([zeros, scored], dim=1), torch.cat([zeros, spread], dim=1)
+
+
+class WithoutAdapters(nn.Module):
+    """A LoRA policy scored with its adapters switched off: the base model, a LoRA run's KL reference.
+
+    It shares the policy's weights (no second copy); ``adapted`` is the PeftModel holding the adapters.
+    """
+
+    def __init__(self, policy: TokenLogprobs, adapted: Any) -> None:
+        super().__init__()
+        self.policy = policy
+        self._adapted = (adapted,)  # a tuple: not registered as a second owner of the same weights
+
+    def forward(self, **inputs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        from pixelpilot.model.lora import adapters_disabled
+
+        with adapters_disabled(self._adapted[0]):
+            return self.policy(**inputs)

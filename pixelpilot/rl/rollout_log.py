@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
+from pixelpilot.rl.pages import page
 from pixelpilot.rl.rollout import EpisodeRecord
 
 ROLLOUTS_DIR = "rollouts"
@@ -55,21 +56,11 @@ def save_rollouts(output_dir: Path, step: int, episodes: list[ScoredEpisode], gr
                 f"<td>{advantage}</td><td>{len(trajectory.steps)}</td>"
                 f"<td>{escape(trajectory.end_reason or '')}</td></tr>"
             )
-    html = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>rollouts, step {step}</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; }}
-table {{ border-collapse: collapse; }}
-td, th {{ border: 1px solid #ccc; padding: 4px 10px; text-align: left; }}
-a.ok {{ color: #1a7f37; }} a.fail {{ color: #cf222e; }}
-</style></head><body>
-<h1>rollouts, step {step}</h1>
-<table><tr><th>group (query)</th><th>episode</th><th>reward</th><th>components</th><th>advantage</th>
-<th>turns</th><th>ended</th></tr>
-{"".join(rows)}
-</table>
-</body></html>
-"""
+    table = (
+        "<table><tr><th>group (query)</th><th>episode</th><th>reward</th><th>components</th><th>advantage</th>"
+        f"<th>turns</th><th>ended</th></tr>\n{''.join(rows)}\n</table>"
+    )
+    html = page(f"rollouts, step {step}", table)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / INDEX_FILE).write_text(html, encoding="utf-8")
     return folder

@@ -32,7 +32,7 @@ SAFE_TO_CHANGE = ("steps", "eval", "logging", "checkpoint")
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """Dotted keys (list items numbered) to leaf values, as ``--set`` names them."""
+    """Dotted keys (list items numbered) to leaf values, as command-line overrides name them."""
     if isinstance(data, dict):
         items: list[tuple[str, Any]] = list(data.items())
     elif isinstance(data, list):

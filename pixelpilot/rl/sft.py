@@ -101,6 +101,6 @@ class SFTTrainer(Trainer[SFTConfig]):
 
 
 def run_sft(config_path: str | Path, overrides: Sequence[str] = (), *, allow_config_change: bool = False) -> Path:
-    """``pixelpilot sft CONFIG [--set KEY=VALUE ...]``: run (or resume) cold-start SFT; returns its last checkpoint."""
+    """``pixelpilot sft CONFIG [KEY=VALUE ...]``: run (or resume) cold-start SFT; returns its last checkpoint."""
     config = load_config(config_path, SFTConfig, overrides)
     return SFTTrainer(config, allow_config_change=allow_config_change).run()

@@ -54,7 +54,7 @@ from pixelpilot.rl.evaluation import evaluate
 from pixelpilot.rl.filtering import MixedTaskConfig, MixedTaskSampler, filter_queries
 from pixelpilot.rl.losses import Aggregation, normaliser, policy_loss
 from pixelpilot.rl.metrics import MetricsLogger, plot_curves
-from pixelpilot.rl.policy import Batch, TokenLogprobs, collate, scorable
+from pixelpilot.rl.policy import Batch, TokenLogprobs, WithoutAdapters, collate, scorable
 from pixelpilot.rl.progress import StepReporter
 from pixelpilot.rl.rewards.base import RolloutRecord
 from pixelpilot.rl.rewards.hybrid import build_hybrid
@@ -69,6 +69,7 @@ from pixelpilot.rl.rollout import (
 from pixelpilot.rl.rollout_log import ScoredEpisode, save_rollouts
 from pixelpilot.rl.run_folder import check_resume, write_run_files
 from pixelpilot.rl.sequences import TrainingSequence, encode_prompt, end_token_id, episode_sequences
+from pixelpilot.rl.trackers import Tracker, open_trackers
 from pixelpilot.tools import image_zoom_in_tool
 
 log = logging.getLogger(__name__)
@@ -175,7 +176,11 @@ class Trainer(Generic[RunConfig]):
         self.resume_from = latest_checkpoint(self.output) if config.checkpoint.resume else None
         if self.resume_from is not None:
             check_resume(self.output, config, allow_change=allow_config_change)
-        path = str(self.resume_from / MODEL_DIR) if self.resume_from else self.base_path
+        # Trackers start before the model loads: a W&B login that fails costs seconds, not a model load.
+        self.metrics = MetricsLogger(self.output, enabled=self.ctx.is_main, trackers=self._trackers())
+        # A LoRA run always loads its base; a resumed one then puts its saved adapter back on it.
+        resumed_weights = self.resume_from is not None and config.model.lora is None
+        path = str(self.resume_from / MODEL_DIR) if resumed_weights else self.base_path
         self.strategy = resolve_strategy(config.distributed.strategy, self.ctx)
         device = str(self.ctx.device)
         self.hf = HFModel(
@@ -189,9 +194,13 @@ class Trainer(Generic[RunConfig]):
         self.placeholders = list(vision_token_ids(model_config))
         if config.model.gradient_checkpointing:
             enable_checkpointing(self.hf.model)
-        freeze_vision(
-            self.hf.model, tower=config.model.freeze_vision_tower, projector=config.model.freeze_multi_modal_projector
-        )
+        self.adapter = self._adapters()
+        if self.adapter is None:
+            freeze_vision(
+                self.hf.model,
+                tower=config.model.freeze_vision_tower,
+                projector=config.model.freeze_multi_modal_projector,
+            )
         self.policy = TokenLogprobs(self.hf.model, temperature)
         layers = list(self.hf.model.model.language_model.layers)
         self.trained = wrap(self.policy, layers, self.strategy, self.ctx)
@@ -206,7 +215,6 @@ class Trainer(Generic[RunConfig]):
         )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
         self.autocast_dtype = self._autocast_dtype()
-        self.metrics = MetricsLogger(self.output, enabled=self.ctx.is_main, tensorboard=config.logging.tensorboard)
         self.envs = self._environments()
         self.step = 0
         self._dummy = _dummy_sequence(self.processor)
@@ -215,6 +223,34 @@ class Trainer(Generic[RunConfig]):
 
     def _environments(self) -> Environments:
         return EnvPool()
+
+    def _adapters(self) -> Any:
+        """The PeftModel of a LoRA run (fresh adapters, or the checkpoint's on resume); None otherwise."""
+        lora = self.config.model.lora
+        if lora is None:
+            return None
+        from pixelpilot.model.lora import add_adapters, load_adapters, trainable_parameters
+
+        if self.resume_from is not None:
+            adapted = load_adapters(self.hf.model, self.resume_from / MODEL_DIR, trainable=True)
+        else:
+            adapted = add_adapters(self.hf.model, self.base_path, **lora.model_dump())
+        if self.ctx.is_main:
+            trained, total = trainable_parameters(self.hf.model)
+            console.print(f"LoRA r={lora.r}: training {trained:,} of {total:,} weights ({trained / total:.2%})")
+        return adapted
+
+    def _trackers(self) -> list[Tracker]:
+        if not self.ctx.is_main:
+            return []
+        logging = self.config.logging
+        return open_trackers(
+            logging.report_to,
+            self.output,
+            self.config.model_dump(mode="json"),
+            project=logging.project,
+            run_name=logging.run_name,
+        )
 
     def _engine(self, path: str) -> ChatModel:
         """The sampling engine: the trained module itself unless its weights are sharded."""
@@ -339,6 +375,11 @@ class Trainer(Generic[RunConfig]):
         """Give the sampling engine the new weights, when it does not share them."""
         if self.engine is self.hf:
             return
+        if self.adapter is not None:
+            from pixelpilot.model.lora import merged_state
+
+            self.engine.load_weights(merged_state(self.adapter))
+            return
         state = full_model_state(self.trained, everywhere=True)
         self.engine.load_weights({k.removeprefix("model."): v for k, v in state.items()})
 
@@ -391,6 +432,7 @@ class Trainer(Generic[RunConfig]):
             scheduler=self.scheduler,
             trainer_state={"kind": self.kind, "data": self.data_state()},
             keep=self.config.checkpoint.keep,
+            adapter=self.adapter,
         )
         if self.ctx.is_main and self.config.logging.plot:
             plot_curves(self.metrics.path)
@@ -513,9 +555,17 @@ class RLTrainer(Trainer[RLConfig]):
             call_timeout_s=envs.call_timeout_s,
         )
 
-    def _reference(self) -> TokenLogprobs:
-        """The frozen starting policy, for the KL penalty (a full copy on every rank)."""
-        reference = HFModel(self.base_path, device=str(self.ctx.device), dtype=torch.float32)
+    def _reference(self) -> torch.nn.Module:
+        """The frozen starting policy, for the KL penalty: the policy with its adapters off in a LoRA run,
+        else a full copy on every rank, loaded as the policy was."""
+        if self.adapter is not None:
+            return WithoutAdapters(self.policy, self.adapter)
+        reference = HFModel(
+            self.base_path,
+            device=str(self.ctx.device),
+            dtype=torch.float32,
+            attn_implementation=self.config.model.attn_implementation,
+        )
         reference.model.requires_grad_(False)
         return TokenLogprobs(reference.model, self.config.rollout.sampling.temperature)
 
@@ -652,6 +702,6 @@ class RLTrainer(Trainer[RLConfig]):
 
 
 def run_train(config_path: str | Path, overrides: Sequence[str] = (), *, allow_config_change: bool = False) -> Path:
-    """``pixelpilot train CONFIG [--set KEY=VALUE ...]``: run (or resume) an RL run; returns its last checkpoint."""
+    """``pixelpilot train CONFIG [KEY=VALUE ...]``: run (or resume) an RL run; returns its last checkpoint."""
     config = load_config(config_path, RLConfig, overrides)
     return RLTrainer(config, allow_config_change=allow_config_change).run()
