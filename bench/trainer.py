@@ -11,7 +11,8 @@ Throughput is (prompt + completion tokens of the step's episodes) / the step's w
 first step (warm-up) left out. TRL's count is its ``num_input_tokens_seen``. Each run has a fresh
 process of its own (spawned one after the other, each with ``torch.set_num_threads(--threads)``), so
 its peak RSS is its own. The LoRA row is pixelpilot's same step training rank-``--lora-r`` adapters on
-the language model (``model.lora``) instead of every weight.
+the language model (``model.lora``) instead of every weight; the token-budget row packs each forward
+pass up to ``--token-budget`` tokens (``optim.micro_batch_tokens``) instead of one pass for the batch.
 
 Run: ``python bench/trainer.py --steps 4 --queries 4 --group 8``.
 """
@@ -44,12 +45,19 @@ MAX_NEW_TOKENS = 40
 
 
 def pixelpilot_run(
-    checkpoint: Path, out: Path, steps: int, queries: int, group: int, lr: float, lora_r: int = 0
+    checkpoint: Path,
+    out: Path,
+    steps: int,
+    queries: int,
+    group: int,
+    lr: float,
+    model: dict | None = None,
+    optim: dict | None = None,
 ) -> tuple[list[dict], int]:
-    lora = {"lora": {"r": lora_r, "alpha": 2.0 * lora_r}} if lora_r else {}
+    """pixelpilot's steps; ``model`` / ``optim`` add keys to those sections (a variant: LoRA, token budget)."""
     config = RLConfig.model_validate(
         {
-            "model": {"path": str(checkpoint), **lora},
+            "model": {"path": str(checkpoint), **(model or {})},
             "output_dir": str(out),
             "steps": steps,
             "agent": {"max_steps": 1, "role_prompt": ROLE},
@@ -60,7 +68,7 @@ def pixelpilot_run(
                 "sampling": {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "max_new_tokens": MAX_NEW_TOKENS},
             },
             "filter": None,  # TRL keeps every group too
-            "optim": {"lr": lr, "micro_batch_size": queries * group},
+            "optim": {"lr": lr, "micro_batch_size": queries * group, **(optim or {})},
             "logging": {"progress": False, "plot": False},
         }
     )
@@ -209,6 +217,9 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--lora-r", type=int, default=16, help="rank of the LoRA row's adapters (0: no LoRA row)")
+    parser.add_argument(
+        "--token-budget", type=int, default=4096, help="tokens per pass of the dynamic-batching row (0: no such row)"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
     results: dict[str, dict[str, float]] = {}
@@ -218,8 +229,12 @@ def main() -> None:
         shape = (args.steps, args.queries, args.group, args.lr)
         results["pixelpilot"] = measured(pixelpilot_run, args.threads, checkpoint, root / "pixelpilot", *shape)
         if args.lora_r:
-            lora_args = (checkpoint, root / "lora", *shape, args.lora_r)
+            lora = {"lora": {"r": args.lora_r, "alpha": 2.0 * args.lora_r}}
+            lora_args = (checkpoint, root / "lora", *shape, lora)
             results[f"pixelpilot LoRA r={args.lora_r}"] = measured(pixelpilot_run, args.threads, *lora_args)
+        if args.token_budget:
+            budget = (checkpoint, root / "budget", *shape, None, {"micro_batch_tokens": args.token_budget})
+            results[f"pixelpilot {args.token_budget}-token passes"] = measured(pixelpilot_run, args.threads, *budget)
         results["trl"] = measured(trl_run, args.threads, checkpoint, root / "trl", *shape)
     table = Table(title=f"RL step, tiny Qwen3-VL, {args.queries} queries x {args.group} samples, CPU")
     columns = ("trainer", "tokens/s", "median step (s)", "tokens/step", "mean reward", "trained weights", "peak RSS")

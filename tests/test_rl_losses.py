@@ -13,6 +13,7 @@ from pixelpilot.rl.losses import (
     aggregate,
     grpo_objective,
     kl_k3,
+    normaliser,
     policy_loss,
     sapo_objective,
     sft_loss,
@@ -171,6 +172,21 @@ def test_tis_weights_are_capped_and_scale_the_gradient():
     assert untouched.item() == pytest.approx(-2.0)
 
 
+def test_sequence_level_and_masked_importance_weights():
+    # Row 0: token ratios 3 and 0.5 (product 1.5); row 1: ratios 4 and 1 (product 4); last token of row 1 masked.
+    old = torch.log(torch.tensor([[0.6, 0.2], [0.8, 0.5]], dtype=torch.float64))
+    rollout = torch.log(torch.tensor([[0.2, 0.4], [0.2, 0.25]], dtype=torch.float64))
+    mask = torch.tensor([[1, 1], [1, 0]])
+    close(tis_weights(old, rollout, 2.0, mode="mask"), [[0.0, 0.5], [0.0, 2.0]])  # above the cap: dropped
+    sequence = tis_weights(old, rollout, 2.0, loss_mask=mask, level="sequence")
+    close(sequence, [[1.5, 1.5], [2.0, 2.0]])  # row 1: ratio 4 over its one trained token, capped
+    close(tis_weights(old, rollout, 2.0, loss_mask=mask, level="sequence", mode="mask"), [[1.5, 1.5], [0.0, 0.0]])
+    config = PolicyLossConfig(aggregation="token-mean", tis_cap=2.0, tis_level="sequence", tis_mode="mask")
+    _, metrics = policy_loss(old.clone(), old, torch.tensor([1.0, 1.0]), mask, config, rollout_logprobs=rollout)
+    assert metrics["tis_masked_frac"] == pytest.approx(1 / 3)  # row 1's one trained token of three
+    assert metrics["tis_weight"] == pytest.approx((1.5 + 1.5 + 0.0) / 3)
+
+
 def test_aggregations():
     values = torch.tensor([[1.0, 2.0, 3.0, 9.0], [4.0, 9.0, 9.0, 9.0], [9.0, 9.0, 9.0, 9.0]])
     mask = torch.tensor([[1, 1, 1, 0], [1, 0, 0, 0], [0, 0, 0, 0]])
@@ -181,6 +197,23 @@ def test_aggregations():
     assert aggregate(values, mask, "seq-sqrt-norm").item() == pytest.approx((6 / root3 + 4) / (root3 + 1))
     assert aggregate(values, mask, "token-mean", denominator=8).item() == pytest.approx(10 / 8)
     assert aggregate(values, torch.zeros_like(mask), "seq-mean-token-mean").item() == 0.0
+
+
+@pytest.mark.parametrize("mode", ["seq-mean-token-mean", "seq-mean-token-sum", "seq-sqrt-norm", "token-mean"])
+def test_an_episode_weighs_the_same_as_one_growing_row_or_one_row_per_turn(mode: str) -> None:
+    """Episode A has turns of 3 and 1 tokens, episode B one turn of 2: split per turn, A still counts once."""
+    per_turn = torch.tensor([[1.0, 2.0, 3.0], [5.0, 0.0, 0.0], [7.0, 8.0, 0.0]])
+    per_turn_mask = torch.tensor([[1, 1, 1], [1, 0, 0], [1, 1, 0]])
+    units = torch.tensor([4.0, 4.0, 2.0])  # each row's episode token count
+    growing = torch.tensor([[1.0, 2.0, 3.0, 5.0], [7.0, 8.0, 0.0, 0.0]])
+    growing_mask = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0]])
+    expected = aggregate(growing, growing_mask, mode).item()
+    assert aggregate(per_turn, per_turn_mask, mode, unit_tokens=units).item() == pytest.approx(expected)
+    whole = normaliser(growing_mask.sum(dim=-1).double(), mode).item()
+    assert normaliser(per_turn_mask.sum(dim=-1).double(), mode, units.double()).item() == pytest.approx(whole)
+    if mode == "seq-mean-token-mean":  # (11/4 + 15/2) / 2 episodes, where per-turn rows alone would give 3 rows
+        assert expected == pytest.approx((11 / 4 + 15 / 2) / 2)
+        assert aggregate(per_turn, per_turn_mask, mode).item() != pytest.approx(expected)
 
 
 def test_sft_loss_square_root_normalisation():

@@ -16,8 +16,8 @@ from pixelpilot.rl.checkpoint import latest_checkpoint, list_checkpoints
 from pixelpilot.rl.config import RLConfig, SFTConfig, load_config
 from pixelpilot.rl.metrics import MetricsLogger, plot_curves, read_metrics
 from pixelpilot.rl.policy import TokenLogprobs, collate, scorable
-from pixelpilot.rl.sequences import TrainingSequence, per_turn_sequences
-from pixelpilot.rl.trainer import RLTrainer, loss_denominator, run_train
+from pixelpilot.rl.sequences import TrainingSequence, mark_episodes, per_turn_sequences
+from pixelpilot.rl.trainer import RLTrainer, loss_denominator, micro_batches, run_train
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "configs"
 
@@ -81,10 +81,77 @@ def test_later_minibatches_are_off_policy_and_recomputed_logprobs_match(trainer_
     for row, sequence in enumerate(sequences):
         mask = torch.tensor(sequence.loss_mask, dtype=torch.bool)
         assert torch.allclose(recomputed[row, : len(mask)][mask], torch.tensor(sequence.logprobs)[mask], atol=1e-4)
+    seen: list[dict[str, float]] = []
+    update = trainer.update
+    trainer.update = lambda parts, loss_fn: seen.append(update(parts, loss_fn)) or seen[-1]
     metrics = trainer.learn(sequences)
-    # The mean of the two minibatches: the first exactly on-policy, the second after one step.
-    assert metrics["ratio_max"] > 1.0 + 1e-4
+    # The first minibatch exactly on-policy, the second after one step; peaks are the peak of both.
+    assert seen[0]["ratio_max"] == pytest.approx(1.0, abs=1e-5) and seen[1]["ratio_max"] > 1.0 + 1e-4
+    assert metrics["ratio_max"] == max(m["ratio_max"] for m in seen)
     assert metrics["grad_norm"] > 0
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_a_fresh_batch_is_on_policy_in_every_precision(trainer_factory, tiny_checkpoint: Path, dtype: str) -> None:
+    """bf16 autocast over fp32 weights: the sampler runs under the same autocast, π_old is recomputed by the
+    trainer (a cached incremental decode and a full forward round differently in bf16) and TIS covers the rest."""
+    trainer = trainer_factory(model={"path": str(tiny_checkpoint), "dtype": dtype})
+    bf16 = dtype == "bfloat16"
+    assert trainer.hf.autocast == (torch.bfloat16 if bf16 else None)
+    assert trainer.recompute_old == bf16 and trainer.tis == bf16
+    metrics = trainer.learn(sampled_sequences(trainer, [1.0, -1.0]))
+    assert metrics["ratio_mean"] == pytest.approx(1.0, abs=1e-3)
+    assert metrics["ratio_max"] == pytest.approx(1.0, abs=1e-3)
+    assert ("tis_weight" in metrics) == bf16
+    if bf16:
+        assert metrics["tis_weight"] == pytest.approx(1.0, abs=1e-2)
+
+
+def test_sequences_without_sampler_logprobs_are_recomputed_not_taken_as_zero(trainer_factory) -> None:
+    """An engine that returns no log-probs (vLLM can): a zero would read as probability 1 and skew the ratio."""
+    trainer = trainer_factory()
+    sequences = sampled_sequences(trainer, [1.0, -1.0])
+    for sequence in sequences:
+        sequence.logprobs = [0.0] * len(sequence.logprobs)
+        sequence.has_logprobs = False
+    metrics = trainer.learn(sequences)
+    assert metrics["sequences_without_logprobs"] == len(sequences)
+    assert metrics["ratio_mean"] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_the_seq_mean_unit_is_the_episode() -> None:
+    def row(mask: list[int], group: str, episode: int) -> TrainingSequence:
+        return TrainingSequence(
+            input_ids=[1, 2, 3, 4], loss_mask=mask, logprobs=[0.0] * 4, group=group, episode=episode
+        )
+
+    split = [row([0, 1, 1, 0], "a", 0), row([0, 0, 1, 1], "a", 0), row([0, 1, 1, 1], "b", 1)]  # a: 2 turns
+    mark_episodes(split)
+    assert [s.unit_tokens for s in split] == [4, 4, 3]
+    assert loss_denominator(split, "seq-mean-token-mean") == pytest.approx(2.0)  # two episodes, three rows
+    assert loss_denominator(split, "token-mean") == pytest.approx(7.0)
+
+
+def test_token_budget_batching_trains_the_step_fixed_batches_train(trainer_factory, tiny_checkpoint: Path) -> None:
+    fixed = trainer_factory(optim={"lr": 0.01, "micro_batch_size": 2})
+    packed = trainer_factory(
+        model={"path": str(tiny_checkpoint)}, optim={"lr": 0.01, "micro_batch_size": 2, "micro_batch_tokens": 1500}
+    )
+    sequences = sampled_sequences(fixed, [1.0, -1.0])
+    passes = micro_batches(sequences, 2, 1500)
+    lengths = [[len(s.input_ids) for s in part] for part in passes]
+    assert sorted(s for part in lengths for s in part) == sorted(len(s.input_ids) for s in sequences)
+    assert all(len(part) == 1 or part[0] * len(part) <= 1500 for part in lengths), lengths
+    first, second = fixed.learn(sequences), packed.learn(sequences)
+    assert second["loss"] == pytest.approx(first["loss"], rel=1e-5)
+    assert second["grad_norm"] == pytest.approx(first["grad_norm"], rel=1e-4)
+
+
+def test_the_kl_reference_loads_as_the_policy_does(trainer_factory, tiny_checkpoint: Path) -> None:
+    model = {"path": str(tiny_checkpoint), "attn_implementation": "eager"}
+    trainer = trainer_factory(model=model, loss={"kl_coef": 0.1})
+    assert trainer.reference.model.config._attn_implementation == "eager"
+    assert trainer.hf.model.config._attn_implementation == "eager"
 
 
 def test_kl_to_the_reference_grows_as_the_policy_moves(trainer_factory) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import torch
@@ -186,6 +186,9 @@ class HFModel(ChatModel):
         if self.pad_token_id is None:
             self.pad_token_id = self.eos_token_ids[0]
         self._lock = threading.Lock()
+        self.autocast: torch.dtype | None = None
+        """Sample under ``torch.autocast`` to this dtype: a trainer computing in bf16 over fp32 weights sets it,
+        so that the sampler's log-probs come from the same precision as the trainer's (an on-policy ratio of 1)."""
 
     def _eos_token_ids(self) -> list[int]:
         """The checkpoint's stop tokens (Qwen: <|im_end|> and <|endoftext|>)."""
@@ -233,7 +236,7 @@ class HFModel(ChatModel):
         # (Qwen ships top_k=20, top_p=0.8), which would silently change the distribution. Greedy sets
         # none, so the inherited ones are ignored without a warning.
         warpers = {} if greedy else {"temperature": temperature, "top_p": sampling.top_p, "top_k": sampling.top_k}
-        with seeded(sampling.seed, self.device), torch.inference_mode():
+        with seeded(sampling.seed, self.device), torch.inference_mode(), self._precision():
             sequences = self.model.generate(
                 **inputs,
                 max_new_tokens=sampling.max_new_tokens,
@@ -255,6 +258,11 @@ class HFModel(ChatModel):
             self._generation(generated[row].tolist(), logprobs[row].tolist(), prompt_ids[row][attention[row]].tolist())
             for row in range(len(conversations))
         ]
+
+    def _precision(self) -> AbstractContextManager[Any]:
+        if self.autocast is None:
+            return nullcontext()
+        return torch.autocast(device_type=torch.device(self.device).type, dtype=self.autocast)
 
     def _suppression(self) -> list[LogitsProcessor]:
         if not self.suppressed_token_ids:

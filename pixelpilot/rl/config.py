@@ -181,6 +181,9 @@ class OptimConfig(_Section):
     schedule: Literal["constant", "linear", "cosine"] = "constant"
     micro_batch_size: int = Field(8, ge=1)
     """Sequences per forward/backward pass; gradients accumulate to the whole step's batch."""
+    micro_batch_tokens: int | None = Field(None, ge=1)
+    """Dynamic batching: fill each pass up to this many tokens (image tokens included), longest sequences
+    first, instead of ``micro_batch_size`` sequences; screenshot sequences vary widely in length."""
 
 
 class CheckpointConfig(_Section):
@@ -369,9 +372,10 @@ class RLConfig(_Run):
     """Query filtering on binary success; null keeps every query."""
     advantage: AdvantageConfig = Field(default_factory=AdvantageConfig)
     loss: PolicyLossConfig = Field(default_factory=PolicyLossConfig)
-    old_logprobs: Literal["rollout", "recompute"] = "rollout"
+    old_logprobs: Literal["auto", "rollout", "recompute"] = "auto"
     """``rollout`` reuses the sampler's log-probs as π_old; ``recompute`` scores the batch with the trainer
-    first (needed when another engine sampled; TIS then corrects for the engines' mismatch)."""
+    first, and TIS corrects for the sampler's mismatch; ``auto`` recomputes when the sampler is another
+    engine or computes in another precision (bf16), the only cases where the two differ."""
     minibatches: int = Field(1, ge=1)
     """Optimizer steps per rollout batch; with more than one, the later ones are off-policy."""
 
@@ -388,8 +392,8 @@ class RLConfig(_Run):
 
     @model_validator(mode="after")
     def _engine_logprobs(self) -> RLConfig:
-        if self.rollout.engine != "hf" and self.old_logprobs != "recompute":
-            raise ValueError("when another engine samples, set old_logprobs: recompute (TIS needs both)")
+        if self.rollout.engine != "hf" and self.old_logprobs == "rollout":
+            raise ValueError("when another engine samples, π_old is recomputed: set old_logprobs to auto or recompute")
         if self.rollout.sampling.temperature == 0.0:
             raise ValueError("RL needs sampled rollouts: set rollout.sampling.temperature > 0")
         return self

@@ -28,6 +28,11 @@ Aggregation = Literal["token-mean", "seq-mean-token-mean", "seq-mean-token-sum",
   over the sum of those square roots: a sequence weighs ``sqrt(n)``, between token-mean (``n``) and
   sequence-mean (``1``), the report's square-root reweighting for SFT. A constant per-token loss
   ``c`` gives ``c``.
+
+The "sequence" of the ``seq-`` modes is the *episode*: a multi-turn episode trained as one sequence
+per turn (``per_turn``) weighs what it weighs as one growing sequence, not once per turn, as the
+report's trajectory-level advantage implies. Rows carry their episode's token count (``unit_tokens``);
+a row holding a whole episode is its own unit.
 """
 
 MAX_LOG_RATIO = 20.0
@@ -49,6 +54,11 @@ class PolicyLossConfig(BaseModel):
     tis_cap: float | None = Field(
         2.0, gt=0.0, description="cap C of the truncated importance weight; None ignores rollout log-probs"
     )
+    tis_level: Literal["token", "sequence"] = "token"
+    """``sequence``: one weight per sequence, the product of its tokens' ratios (unbiased for the whole
+    sequence, higher variance); ``token``: each token its own ratio."""
+    tis_mode: Literal["truncate", "mask"] = "truncate"
+    """``truncate`` caps a weight at ``tis_cap``; ``mask`` drops what exceeds it (weight 0), as verl's rejection."""
     aggregation: Aggregation = "seq-mean-token-mean"
 
 
@@ -66,45 +76,52 @@ def _masked(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def aggregate(
-    values: torch.Tensor, loss_mask: torch.Tensor, mode: Aggregation, denominator: float | None = None
+    values: torch.Tensor,
+    loss_mask: torch.Tensor,
+    mode: Aggregation,
+    denominator: float | None = None,
+    unit_tokens: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Reduce per-token values to a scalar; sequences without unmasked tokens are left out.
+    """Reduce per-token values to a scalar; rows without unmasked tokens are left out.
 
-    ``denominator`` replaces the batch's own normaliser (its token count, sequence count or sum of
-    square roots): with gradient accumulation, pass the whole step's so that micro-batches add up
-    to the loss of the full batch.
+    ``unit_tokens`` (one per row) is the trained-token count of the episode the row belongs to (its
+    own count by default): the ``seq-`` modes average over episodes. ``denominator`` replaces the
+    batch's own normaliser: with gradient accumulation, pass the whole step's (``normaliser`` over
+    every row of the step) so that micro-batches add up to the loss of the full batch.
     """
     mask = loss_mask.bool()
     values = _masked(values, mask)
     counts = mask.sum(dim=-1).to(values.dtype)
+    units = counts if unit_tokens is None else unit_tokens.to(values.dtype)
     present = counts > 0
-    if mode == "token-mean":
+    if mode in ("token-mean", "seq-mean-token-sum"):
         total = values.sum()
     elif mode == "seq-mean-token-mean":
-        total = (values.sum(dim=-1) / counts.clamp(min=1))[present].sum()
-    elif mode == "seq-mean-token-sum":
-        total = values.sum(dim=-1)[present].sum()
+        total = (values.sum(dim=-1) / units.clamp(min=1))[present].sum()
     elif mode == "seq-sqrt-norm":
-        total = (values.sum(dim=-1) / counts.sqrt().clamp(min=1))[present].sum()
+        total = (values.sum(dim=-1) / units.sqrt().clamp(min=1))[present].sum()
     else:
         raise ValueError(f"unknown aggregation {mode!r}")
     if denominator is not None:
         return total / denominator
-    return total / normaliser(counts, mode).clamp(min=1)
+    return total / normaliser(counts, mode, unit_tokens).clamp(min=1)
 
 
-def normaliser(counts: torch.Tensor, mode: Aggregation) -> torch.Tensor:
-    """``aggregate``'s denominator for sequences with these numbers of trained tokens.
+def normaliser(counts: torch.Tensor, mode: Aggregation, unit_tokens: torch.Tensor | None = None) -> torch.Tensor:
+    """``aggregate``'s denominator for rows with these numbers of trained tokens (and their episodes').
 
+    Each row adds its share of its episode (``count / unit``), so an episode's rows add up to one episode.
     Gradient accumulation sums it over every micro-batch (and rank) of a step first, so the trainer
     calls it on the whole step's counts and passes the result to ``aggregate`` as ``denominator``.
     """
+    units = counts if unit_tokens is None else unit_tokens.to(counts.dtype)
+    share = torch.where(counts > 0, counts / units.clamp(min=1), torch.zeros_like(counts))
     if mode == "token-mean":
         return counts.sum()
     if mode == "seq-sqrt-norm":
-        return counts.sqrt().sum()
+        return (share * units.sqrt()).sum()
     if mode in ("seq-mean-token-mean", "seq-mean-token-sum"):
-        return (counts > 0).sum().to(counts.dtype)
+        return share.sum()
     raise ValueError(f"unknown aggregation {mode!r}")
 
 
@@ -149,15 +166,30 @@ def kl_k3(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
     return torch.exp(delta) - delta - 1.0
 
 
-def tis_weights(old_logprobs: torch.Tensor, rollout_logprobs: torch.Tensor, cap: float) -> torch.Tensor:
-    """Truncated importance weights ``min(π_old / π_rollout, C)``, without gradient.
+def tis_weights(
+    old_logprobs: torch.Tensor,
+    rollout_logprobs: torch.Tensor,
+    cap: float,
+    *,
+    loss_mask: torch.Tensor | None = None,
+    level: Literal["token", "sequence"] = "token",
+    mode: Literal["truncate", "mask"] = "truncate",
+) -> torch.Tensor:
+    """Importance weights ``π_old / π_rollout``, truncated at ``C`` (or masked to 0 above it), without gradient.
 
-    The engine that sampled (vLLM) and the trainer compute slightly different probabilities for
-    the same tokens; reweighting by their ratio keeps the gradient unbiased, and the cap keeps
-    its variance bounded.
+    The engine that sampled (vLLM, bf16) and the trainer compute slightly different probabilities for
+    the same tokens; reweighting by their ratio keeps the gradient unbiased, and the cap keeps its
+    variance bounded. At ``sequence`` level every token of a row gets the product of the row's ratios
+    (its masked tokens' log-ratios summed).
     """
-    log_ratio = (old_logprobs - rollout_logprobs).clamp(-MAX_LOG_RATIO, MAX_LOG_RATIO)
-    return torch.exp(log_ratio).clamp(max=cap).detach()
+    log_ratio = old_logprobs - rollout_logprobs
+    if level == "sequence":
+        mask = torch.ones_like(log_ratio, dtype=torch.bool) if loss_mask is None else loss_mask.bool()
+        log_ratio = _masked(log_ratio, mask).sum(dim=-1, keepdim=True).expand_as(log_ratio)
+    ratio = torch.exp(log_ratio.clamp(-MAX_LOG_RATIO, MAX_LOG_RATIO))
+    if mode == "mask":
+        return torch.where(ratio > cap, torch.zeros_like(ratio), ratio).detach()
+    return ratio.clamp(max=cap).detach()
 
 
 def _token_advantages(advantages: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -184,12 +216,13 @@ def policy_loss(
     ref_logprobs: torch.Tensor | None = None,
     rollout_logprobs: torch.Tensor | None = None,
     denominator: float | None = None,
+    unit_tokens: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The loss to minimise (−objective + β·KL) and its metrics.
 
     ``advantages`` is per sequence ``(batch,)`` (broadcast to its tokens) or per token. The
     ``rollout_logprobs`` of another sampling engine turn on TIS when ``config.tis_cap`` is set;
-    ``ref_logprobs`` are needed, and only used, when ``config.kl_coef > 0``.
+    ``ref_logprobs`` are needed, and only used, when ``config.kl_coef > 0``; ``unit_tokens`` as in ``aggregate``.
     """
     config = config or PolicyLossConfig()
     _check_shapes(
@@ -221,10 +254,15 @@ def policy_loss(
 
     if rollout_logprobs is not None and config.tis_cap is not None:
         rollout = _masked(rollout_logprobs.detach().to(logprobs.dtype), mask)
-        weights = tis_weights(old, rollout, config.tis_cap)
+        weights = tis_weights(
+            old, rollout, config.tis_cap, loss_mask=mask, level=config.tis_level, mode=config.tis_mode
+        )
         objective = objective * weights
         metrics["tis_weight"] = _token_mean(weights, mask)
-        metrics["tis_capped_frac"] = _token_mean((weights >= config.tis_cap).float(), mask)
+        limited = weights == 0 if config.tis_mode == "mask" else weights >= config.tis_cap
+        metrics["tis_masked_frac" if config.tis_mode == "mask" else "tis_capped_frac"] = _token_mean(
+            limited.float(), mask
+        )
 
     per_token = -objective
     if ref_logprobs is not None:
@@ -233,8 +271,8 @@ def policy_loss(
         if config.kl_coef > 0:
             per_token = per_token + config.kl_coef * kl
 
-    loss = aggregate(per_token, mask, config.aggregation, denominator)
-    metrics["policy_loss"] = float(aggregate(-objective.detach(), mask, config.aggregation, denominator))
+    loss = aggregate(per_token, mask, config.aggregation, denominator, unit_tokens)
+    metrics["policy_loss"] = float(aggregate(-objective.detach(), mask, config.aggregation, denominator, unit_tokens))
     metrics["ratio_mean"] = _token_mean(ratio, mask)
     metrics["ratio_max"] = float(ratio.detach()[mask].max()) if mask.any() else 1.0
     metrics["tokens"] = float(mask.sum())
@@ -246,8 +284,9 @@ def sft_loss(
     loss_mask: torch.Tensor,
     aggregation: Aggregation = "token-mean",
     denominator: float | None = None,
+    unit_tokens: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Negative log-likelihood of the demonstrated tokens; ``seq-sqrt-norm`` is the report's reweighting."""
     _check_shapes(logprobs, loss_mask=loss_mask)
     mask = loss_mask.bool()
-    return aggregate(-_masked(logprobs, mask), mask, aggregation, denominator)
+    return aggregate(-_masked(logprobs, mask), mask, aggregation, denominator, unit_tokens)

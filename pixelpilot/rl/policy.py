@@ -33,6 +33,10 @@ class Batch:
     loss_mask: torch.Tensor
     logprobs: torch.Tensor
     advantages: torch.Tensor
+    unit_tokens: torch.Tensor
+    """Per row: the trained tokens of its episode, the unit of the ``seq-`` aggregations."""
+    has_logprobs: torch.Tensor
+    """Per row: whether the sampler returned log-probs (else ``logprobs`` holds zeros)."""
     pixel_values: torch.Tensor | None = None
     image_grid_thw: torch.Tensor | None = None
 
@@ -80,8 +84,10 @@ def collate(
         logprobs[row, :n] = torch.tensor(sequence.logprobs, dtype=torch.float32)
         images.extend(sequence.images)
     advantages = torch.tensor([s.advantage for s in sequences], dtype=torch.float32)
+    units = torch.tensor([float(s.unit_tokens) for s in sequences], dtype=torch.float32)
+    known = torch.tensor([s.has_logprobs for s in sequences], dtype=torch.bool)
     mm_types = (input_ids == image_token_id).to(torch.int32)
-    batch = Batch(input_ids, attention, mm_types, loss_mask, logprobs, advantages)
+    batch = Batch(input_ids, attention, mm_types, loss_mask, logprobs, advantages, units, known)
     if images:
         processed = image_processor(images=images, return_tensors="pt")
         batch.pixel_values = processed["pixel_values"]

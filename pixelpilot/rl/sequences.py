@@ -49,10 +49,27 @@ class TrainingSequence(BaseModel):
     group: str = ""
     episode: int = 0
     turns: int = 1
+    episode_tokens: int | None = None
+    """Trained tokens of the whole episode this row is part of (a turn of it); None: the row is the episode."""
 
     @property
     def generated(self) -> int:
         return sum(self.loss_mask)
+
+    @property
+    def unit_tokens(self) -> int:
+        """The token count of the unit the ``seq-`` aggregations average over: the row's episode."""
+        return self.episode_tokens if self.episode_tokens is not None else self.generated
+
+
+def mark_episodes(sequences: list[TrainingSequence]) -> None:
+    """Give each row its episode's trained-token count among these rows (the rows of one step)."""
+    totals: dict[tuple[str, int], int] = {}
+    for sequence in sequences:
+        key = (sequence.group, sequence.episode)
+        totals[key] = totals.get(key, 0) + sequence.generated
+    for sequence in sequences:
+        sequence.episode_tokens = totals[(sequence.group, sequence.episode)]
 
 
 def _turn_logprobs(turn: TurnRecord) -> tuple[list[float], bool]:

@@ -23,8 +23,8 @@ from pixelpilot.rl.dist import shard
 from pixelpilot.rl.losses import sft_loss
 from pixelpilot.rl.policy import Batch
 from pixelpilot.rl.rollout import EpisodeRecord
-from pixelpilot.rl.sequences import TrainingSequence, episode_sequences
-from pixelpilot.rl.trainer import Trainer, chunks, family_sampler, loss_denominator
+from pixelpilot.rl.sequences import TrainingSequence, episode_sequences, mark_episodes
+from pixelpilot.rl.trainer import Trainer, family_sampler, loss_denominator, micro_batches
 
 
 class SFTTrainer(Trainer[SFTConfig]):
@@ -84,6 +84,7 @@ class SFTTrainer(Trainer[SFTConfig]):
 
     def train_step(self, step: int) -> dict[str, float]:
         batch = [draw.item for draw in self.sampler.next_batch()]
+        mark_episodes(batch)
         aggregation = self.config.aggregation
         denominator = max(loss_denominator(batch, aggregation), 1e-9)
         mine = [sequence for _, sequence in shard(batch, self.ctx)]
@@ -93,9 +94,10 @@ class SFTTrainer(Trainer[SFTConfig]):
         ) -> tuple[torch.Tensor, dict[str, float]]:
             if index < 0:
                 return logprobs.sum(), {}
-            return sft_loss(logprobs, data.loss_mask, aggregation, denominator), {}
+            return sft_loss(logprobs, data.loss_mask, aggregation, denominator, data.unit_tokens), {}
 
-        metrics = self.update(chunks(mine, self.config.optim.micro_batch_size), loss_fn)
+        optim = self.config.optim
+        metrics = self.update(micro_batches(mine, optim.micro_batch_size, optim.micro_batch_tokens), loss_fn)
         self.sync_engine()
         return {**metrics, "sequences": float(len(batch))}
 

@@ -68,7 +68,13 @@ from pixelpilot.rl.rollout import (
 )
 from pixelpilot.rl.rollout_log import ScoredEpisode, save_rollouts
 from pixelpilot.rl.run_folder import check_resume, write_run_files
-from pixelpilot.rl.sequences import TrainingSequence, encode_prompt, end_token_id, episode_sequences
+from pixelpilot.rl.sequences import (
+    TrainingSequence,
+    encode_prompt,
+    end_token_id,
+    episode_sequences,
+    mark_episodes,
+)
 from pixelpilot.rl.trackers import Tracker, open_trackers
 from pixelpilot.tools import image_zoom_in_tool
 
@@ -82,11 +88,34 @@ LossFn = Callable[[Batch, torch.Tensor, torch.Tensor, int], tuple[torch.Tensor, 
 
 def loss_denominator(sequences: list[TrainingSequence], mode: Aggregation) -> float:
     """This batch's normaliser for ``aggregate``; summed over ranks it is the whole step's."""
-    return float(normaliser(torch.tensor([float(s.generated) for s in sequences], dtype=torch.float64), mode))
+    counts = torch.tensor([float(s.generated) for s in sequences], dtype=torch.float64)
+    units = torch.tensor([float(s.unit_tokens) for s in sequences], dtype=torch.float64)
+    return float(normaliser(counts, mode, units))
 
 
 def chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def micro_batches(
+    sequences: list[TrainingSequence], size: int, token_budget: int | None
+) -> list[list[TrainingSequence]]:
+    """Sequences per forward pass: ``size`` at a time, or packed up to ``token_budget`` padded tokens.
+
+    Packing goes longest first, so each pass pads to a length close to its rows' own (as verl's dynamic
+    batch size does); a sequence longer than the budget gets a pass of its own. The loss is normalised
+    over the whole step, so how sequences are split does not change the gradient.
+    """
+    if token_budget is None:
+        return chunks(sequences, size)
+    passes: list[list[TrainingSequence]] = []
+    for sequence in sorted(sequences, key=lambda s: len(s.input_ids), reverse=True):
+        current = passes[-1] if passes else None
+        if current and len(current[0].input_ids) * (len(current) + 1) <= token_budget:
+            current.append(sequence)  # rows pad to the first (longest) row of the pass
+        else:
+            passes.append([sequence])
+    return passes
 
 
 def build_agent(model: ChatModel, config: AgentConfig, sampling: SamplingParams) -> Agent:
@@ -215,6 +244,8 @@ class Trainer(Generic[RunConfig]):
         )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
         self.autocast_dtype = self._autocast_dtype()
+        if isinstance(self.engine, HFModel):
+            self.engine.autocast = self._compute_dtype()
         self.envs = self._environments()
         self.step = 0
         self._dummy = _dummy_sequence(self.processor)
@@ -266,6 +297,12 @@ class Trainer(Generic[RunConfig]):
             return torch.bfloat16
         return None
 
+    def _compute_dtype(self) -> torch.dtype | None:
+        """The precision of the training forward (autocast, or FSDP's bf16 parameters on GPU): the sampler's too."""
+        if self.strategy == "fsdp" and self.ctx.device.type == "cuda":
+            return torch.bfloat16
+        return self.autocast_dtype
+
     def _lr_factor(self, step: int) -> float:
         optim = self.config.optim
         if optim.warmup_steps and step < optim.warmup_steps:
@@ -295,12 +332,16 @@ class Trainer(Generic[RunConfig]):
             self.ctx.device
         )
 
-    def _padded(self, micro_batches: list[list[TrainingSequence]]) -> Iterator[tuple[int, bool, Batch]]:
-        """Every rank's micro-batches, padded with zero-weight dummies to the most any rank has."""
+    def _padded(self, micro_batches: list[list[TrainingSequence]]) -> Iterator[tuple[int, bool, bool, Batch]]:
+        """Every rank's micro-batches, padded with zero-weight dummies to the most any rank has.
+
+        Yields ``(index, real, last, batch)``; each batch is collated and moved to the device only when
+        its turn comes, so a step holds one micro-batch's pixels on the accelerator, not all of them.
+        """
         count = int(all_reduce({"n": float(len(micro_batches))}, self.ctx, op="max")["n"])
         for index in range(count):
             real = index < len(micro_batches)
-            yield index, real, self._batch(micro_batches[index] if real else [self._dummy])
+            yield index, real, index == count - 1, self._batch(micro_batches[index] if real else [self._dummy])
 
     @torch.no_grad()
     def score(
@@ -309,7 +350,7 @@ class Trainer(Generic[RunConfig]):
         """Log-probs of every micro-batch's tokens under the current (or given) weights, without gradient."""
         module = module or self.trained
         scored = []
-        for _index, real, batch in self._padded(micro_batches):
+        for _index, real, _last, batch in self._padded(micro_batches):
             with self._autocast():
                 logprobs, _ = module(**batch.model_inputs)
             if real:
@@ -321,9 +362,7 @@ class Trainer(Generic[RunConfig]):
         self.trained.train()
         sums: dict[str, float] = {}
         peaks: dict[str, float] = {}
-        batches = list(self._padded(micro_batches))
-        for position, (index, real, batch) in enumerate(batches):
-            last = position == len(batches) - 1
+        for index, real, last, batch in self._padded(micro_batches):
             with self._gradient_sync(last):
                 with self._autocast():
                     logprobs, entropy = self.trained(**batch.model_inputs)
@@ -524,6 +563,11 @@ class RLTrainer(Trainer[RLConfig]):
             judge = load_model(config.judge)
         self.reward = build_hybrid(config.reward, judge)
         self.reference = self._reference() if config.loss.kl_coef > 0 else None
+        # The sampler's log-probs are the trainer's own only for the same module in float32: another engine
+        # (vLLM, FSDP's separate copy) or bf16 computes them differently, by up to 1e-2 per token.
+        mismatch = config.rollout.engine != "hf" or self.engine is not self.hf or self._compute_dtype() is not None
+        self.recompute_old = config.old_logprobs == "recompute" or (config.old_logprobs == "auto" and mismatch)
+        self.tis = mismatch
 
     def _start_vllm(self) -> None:
         """vLLM in this process, on this rank's GPU, holding the trained weights.
@@ -619,6 +663,7 @@ class RLTrainer(Trainer[RLConfig]):
                 sequence.advantage = advantage
                 sequences.append(sequence)
         usable = [s for s in sequences if scorable(s, self.placeholders)]
+        mark_episodes(usable)
         update = self.learn(usable)
         self.sync_engine()
         finished = time.perf_counter()
@@ -655,31 +700,45 @@ class RLTrainer(Trainer[RLConfig]):
         return metrics
 
     def learn(self, sequences: list[TrainingSequence]) -> dict[str, float]:
-        """Split the step's sequences into minibatches (one optimizer step each) of micro-batches."""
+        """Split the step's sequences into minibatches (one optimizer step each) of micro-batches.
+
+        π_old is recomputed by the trainer when the sampler is another engine or computes in another
+        precision (``old_logprobs: auto``), and whenever a sequence came back without log-probs (a
+        zero would pass for log-prob 0, a skewed ratio); the sampler's log-probs then only feed TIS.
+        """
         config = self.config
-        present = all_reduce({"sequences": float(len(sequences))}, self.ctx)["sequences"]
-        if present == 0:
+        counts = all_reduce(
+            {"sequences": float(len(sequences)), "missing": float(sum(not s.has_logprobs for s in sequences))},
+            self.ctx,
+        )
+        if counts["sequences"] == 0:
             return {"skipped_update": 1.0}
         size = math.ceil(len(sequences) / config.minibatches) if sequences else 1
-        minibatches = [chunks(part, config.optim.micro_batch_size) for part in chunks(sequences, size)]
+        optim = config.optim
+        minibatches = [
+            micro_batches(part, optim.micro_batch_size, optim.micro_batch_tokens) for part in chunks(sequences, size)
+        ]
         minibatches += [[] for _ in range(config.minibatches - len(minibatches))]
-        recompute = config.old_logprobs == "recompute"
+        recompute = self.recompute_old or counts["missing"] > 0
         old = [self.score(parts) if recompute else None for parts in minibatches]
         reference = [self.score(parts, self.reference) if self.reference is not None else None for parts in minibatches]
-        results: dict[str, float] = {}
+        results: dict[str, float] = {"sequences_without_logprobs": counts["missing"]}
         for number, parts in enumerate(minibatches):
             flat = [s for part in parts for s in part]
             denominator = all_reduce({"d": loss_denominator(flat, config.loss.aggregation)}, self.ctx)["d"]
             loss_fn = self._loss_fn(old[number], reference[number], max(denominator, 1e-9))
             metrics = self.update(parts, loss_fn)
             for key, value in metrics.items():
-                results[key] = results.get(key, 0.0) + value / config.minibatches
+                if key.endswith("_max"):
+                    results[key] = max(results.get(key, value), value)
+                else:
+                    results[key] = results.get(key, 0.0) + value / config.minibatches
         return results
 
     def _loss_fn(
         self, old: list[torch.Tensor] | None, reference: list[torch.Tensor] | None, denominator: float
     ) -> LossFn:
-        tis = self.config.rollout.engine != "hf"
+        tis = self.tis and old is not None
 
         def loss_fn(
             batch: Batch, logprobs: torch.Tensor, entropy: torch.Tensor, index: int
@@ -687,6 +746,8 @@ class RLTrainer(Trainer[RLConfig]):
             if index < 0:  # a padding pass: any differentiable value of the right graph will do
                 return logprobs.sum(), {}
             old_logprobs = old[index] if old is not None else batch.logprobs
+            # A row the sampler gave no log-probs for has no sampler-vs-trainer gap to correct: weight 1.
+            rollout = torch.where(batch.has_logprobs[:, None], batch.logprobs, old_logprobs) if tis else None
             return policy_loss(
                 logprobs,
                 old_logprobs,
@@ -694,8 +755,9 @@ class RLTrainer(Trainer[RLConfig]):
                 batch.loss_mask,
                 self.config.loss,
                 ref_logprobs=reference[index] if reference is not None else None,
-                rollout_logprobs=batch.logprobs if tis else None,
+                rollout_logprobs=rollout,
                 denominator=denominator,
+                unit_tokens=batch.unit_tokens,
             )
 
         return loss_fn
