@@ -147,6 +147,25 @@ def test_token_budget_batching_trains_the_step_fixed_batches_train(trainer_facto
     assert second["grad_norm"] == pytest.approx(first["grad_norm"], rel=1e-4)
 
 
+def test_filtered_groups_are_refilled_up_to_the_batch(trainer_factory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DAPO's dynamic sampling: rounds are played until ``queries_per_step`` groups pass the filter."""
+    import pixelpilot.rl.trainer as trainer_module
+    from pixelpilot.rl.filtering import FilterResult
+
+    def first_only(groups, config):  # the filter passes one group of each round (a random policy passes none)
+        names = list(groups)
+        return FilterResult(kept=names[:1], dropped=names[1:], pass_rates=dict.fromkeys(names, 0.5))
+
+    trainer = trainer_factory(filter={"refill_rounds": 3})
+    monkeypatch.setattr(trainer_module, "filter_queries", first_only)
+    metrics = trainer.train_step(1)
+    assert metrics["rollout_rounds"] == 2 and metrics["kept_queries"] == 2  # 1 + 1 reach queries_per_step = 2
+    assert metrics["queries"] == 4 and metrics["episodes"] == 4 * 3
+    monkeypatch.setattr(trainer_module, "filter_queries", lambda groups, config: first_only({}, config))
+    nothing = trainer_factory(filter={"refill_rounds": 2}).train_step(1)  # nothing passes: every round is played
+    assert nothing["rollout_rounds"] == 3 and nothing["kept_queries"] == 0 and nothing["skipped_update"] == 1.0
+
+
 def test_the_kl_reference_loads_as_the_policy_does(trainer_factory, tiny_checkpoint: Path) -> None:
     model = {"path": str(tiny_checkpoint), "attn_implementation": "eager"}
     trainer = trainer_factory(model=model, loss={"kl_coef": 0.1})

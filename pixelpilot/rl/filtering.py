@@ -31,6 +31,9 @@ class FilterConfig(BaseModel):
 
     max_pass_rate: float = Field(0.9, ge=0.0, le=1.0)
     min_pass_rate: float = Field(0.0, ge=0.0, le=1.0)
+    refill_rounds: int = Field(0, ge=0)
+    """DAPO's dynamic sampling: while fewer than ``queries_per_step`` groups are kept, draw and play another
+    batch, at most this many times; kept groups beyond ``queries_per_step`` are dropped. 0: no refill."""
 
 
 def pass_rate(successes: Sequence[bool]) -> float:

@@ -619,34 +619,75 @@ class RLTrainer(Trainer[RLConfig]):
     def load_data_state(self, state: dict[str, Any]) -> None:
         self.sampler.load_state_dict(state["sampler"])
 
-    def rollouts(self, step: int) -> list[EpisodeRecord]:
+    def rollouts(self, step: int, round_: int = 0) -> list[EpisodeRecord]:
+        """A batch of queries drawn and played, ``group_size`` times each (``round_`` > 0: a refill)."""
         config = self.config.rollout
         draws = self.sampler.next_batch()
         mine = shard(draws, self.ctx)
         queries = [draw.item for _, draw in mine]
-        groups = [f"{index}:{draw.item.key}" for index, draw in mine]
+        prefix = f"r{round_}." if round_ else ""
+        groups = [f"{prefix}{index}:{draw.item.key}" for index, draw in mine]
         agent = self.agent(self.config.agent, config.sampling)
+        extra = (round_,) if round_ else ()
         if config.per_query_seed:
-            seeds = [mix_seed(self.config.seed, step, index) for index, _ in mine]
+            seeds = [mix_seed(self.config.seed, step, index, *extra) for index, _ in mine]
             return collect_rollouts(agent, queries, config.group_size, self.envs, groups=groups, query_seeds=seeds)
-        seed = mix_seed(self.config.seed, step, self.ctx.rank)
+        seed = mix_seed(self.config.seed, step, self.ctx.rank, *extra)
         return collect_rollouts(agent, queries, config.group_size, self.envs, groups=groups, sampling_seed=seed)
+
+    def play(self, step: int) -> tuple[list[EpisodeRecord], list[Any], list[str], int]:
+        """The step's episodes, their scores, the groups kept by the filter and the rounds played.
+
+        With ``filter.refill_rounds`` (DAPO's dynamic sampling), while fewer than ``queries_per_step``
+        groups survive the filter over all ranks, another batch is drawn and played; the groups kept beyond
+        ``queries_per_step`` are then dropped, the earlier ranks' first, the same way on every rank.
+        """
+        config = self.config
+        refills = config.filter.refill_rounds if config.filter else 0
+        episodes: list[EpisodeRecord] = []
+        scores: list[Any] = []
+        kept: list[str] = []
+        for round_ in range(refills + 1):
+            played = self.rollouts(step, round_)
+            records = [
+                RolloutRecord.from_trajectory(
+                    e.trajectory, reference=e.query.answer, query_id=e.group, task=e.query.family
+                )
+                for e in played
+            ]
+            scores += self.reward.score_batch(records)
+            episodes += played
+            outcomes: dict[str, list[bool]] = {}
+            for episode in played:
+                outcomes.setdefault(episode.group, []).append(episode.success)
+            kept += filter_queries(outcomes, config.filter).kept if config.filter else list(outcomes)
+            if (
+                not refills
+                or all_reduce({"kept": float(len(kept))}, self.ctx)["kept"] >= config.rollout.queries_per_step
+            ):
+                break
+        if refills:
+            kept = kept[: self._allotted(len(kept))]
+        return episodes, scores, kept, round_ + 1
+
+    def _allotted(self, mine: int) -> int:
+        """How many of this rank's kept groups fill the batch, ranks taking theirs in rank order."""
+        counts = all_reduce({f"kept/{self.ctx.rank}": float(mine)}, self.ctx)
+        left = self.config.rollout.queries_per_step
+        for rank in range(self.ctx.world_size):
+            take = min(int(counts.get(f"kept/{rank}", 0.0)), left)
+            if rank == self.ctx.rank:
+                return take
+            left -= take
+        return mine
 
     def train_step(self, step: int) -> dict[str, float]:
         config = self.config
         started = time.perf_counter()
-        episodes = self.rollouts(step)
+        episodes, scores, kept_order, rounds = self.play(step)
         rolled = time.perf_counter()
-        records = [
-            RolloutRecord.from_trajectory(e.trajectory, reference=e.query.answer, query_id=e.group, task=e.query.family)
-            for e in episodes
-        ]
-        scores = self.reward.score_batch(records)
         rewards = [score.score for score in scores]
-        outcomes: dict[str, list[bool]] = {}
-        for episode in episodes:
-            outcomes.setdefault(episode.group, []).append(episode.success)
-        kept_groups = set(filter_queries(outcomes, config.filter).kept) if config.filter else set(outcomes)
+        kept_groups = set(kept_order)
         kept = [i for i, e in enumerate(episodes) if e.group in kept_groups]
         advantages = group_advantages([rewards[i] for i in kept], [episodes[i].group for i in kept], config.advantage)
         every = config.logging.rollouts_every
@@ -670,7 +711,7 @@ class RLTrainer(Trainer[RLConfig]):
         tokens = sum(len(t.prompt_ids) + len(t.token_ids) for e in episodes for t in e.turns)
         local = {
             "episodes": len(episodes),
-            "queries": len(outcomes),
+            "queries": len({e.group for e in episodes}),
             "kept_queries": len(kept_groups),
             "kept_episodes": len(kept),
             "sequences": len(usable),
@@ -697,6 +738,7 @@ class RLTrainer(Trainer[RLConfig]):
         for key in [k for k in totals if k.startswith("reward/")]:
             metrics[key.removesuffix("_sum")] = totals.pop(key) / count
         metrics.update(totals)
+        metrics["rollout_rounds"] = rounds
         return metrics
 
     def learn(self, sequences: list[TrainingSequence]) -> dict[str, float]:
