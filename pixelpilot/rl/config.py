@@ -334,6 +334,9 @@ class EnvsConfig(_Section):
     envs_per_actor: int = Field(1, ge=1)
     num_cpus: float = Field(1.0, gt=0.0)
     """CPUs each actor reserves: a browser needs about one."""
+    resources: dict[str, float] = Field(default_factory=dict)
+    """Custom Ray resources each actor needs: ``{envs: 1}`` places environments only on the nodes started
+    with that resource (``ray start --resources '{"envs": 8}'``), keeping them off the trainer's node."""
     ray_address: str | None = None
     call_timeout_s: float = Field(300.0, gt=0.0)
     """A step unanswered this long counts as its worker dying."""

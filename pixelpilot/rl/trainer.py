@@ -597,6 +597,7 @@ class RLTrainer(Trainer[RLConfig]):
             num_cpus=envs.num_cpus,
             ray_address=envs.ray_address,
             call_timeout_s=envs.call_timeout_s,
+            actor_options={"resources": dict(envs.resources)} if envs.resources else None,
         )
 
     def _reference(self) -> torch.nn.Module:
