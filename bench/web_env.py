@@ -5,15 +5,26 @@ Per iteration, interleaved so that both sides see the same machine load:
   raw:        ``page.goto`` + seed and start the episode + screenshot decoded to numpy, then
               ``page.mouse.click`` + screenshot decoded to numpy.
 Both use the same Chromium build, flags, viewport and device scale factor. The first iteration
-(browser launch) is left out. Run: ``python bench/web_env.py --runs 30``.
+(browser launch) is left out.
+
+BrowserGym (``browsergym-miniwob``, the peer most RL work on MiniWoB uses) runs the same task pages
+with the same Chromium binary right after, in a process of its own (``bench/browsergym_side.py``):
+it pins Playwright 1.44, so it lives in a virtual environment beside pixelpilot's rather than in an
+extra of it. Set it up once with ``bash bench/setup_browsergym.sh``; without it the table has no
+BrowserGym columns and says so.
+
+Run: ``python bench/web_env.py --runs 30``.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import statistics
+import subprocess
 import time
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -91,26 +102,50 @@ def run(runs: int) -> dict[str, dict[str, list[float]]]:
     return times
 
 
+BROWSERGYM_PYTHON = Path(__file__).resolve().parents[1] / ".bench-venv" / "browsergym" / "bin" / "python"
+
+
+def browsergym_times(runs: int, python: Path) -> dict[str, list[float]]:
+    """BrowserGym's reset and step timings, from its own interpreter."""
+    import miniwob
+
+    html = Path(miniwob.__file__).parent / "html" / "miniwob"
+    side = Path(__file__).with_name("browsergym_side.py")
+    command = [str(python), str(side), "--runs", str(runs), "--miniwob-html", str(html)]
+    done = subprocess.run(
+        [*command, "--chromium", chromium_executable()], capture_output=True, text=True, timeout=3600, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--browsergym-python", type=Path, default=BROWSERGYM_PYTHON)
     args = parser.parse_args()
+    console = Console()
     times = run(args.runs)
-    table = Table(title=f"WebEnv vs raw Playwright on MiniWoB {TASK} ({args.runs} runs, milliseconds)")
-    for column in ("phase", "pixelpilot median", "pixelpilot p90", "raw median", "raw p90", "ratio (median)"):
-        table.add_column(column, justify="right")
+    if args.browsergym_python.exists():
+        times["browsergym"] = browsergym_times(args.runs, args.browsergym_python)
+    else:
+        console.print(f"no BrowserGym column: {args.browsergym_python} is missing (bash bench/setup_browsergym.sh)")
+    table = Table(title=f"WebEnv vs raw Playwright and BrowserGym on MiniWoB {TASK} ({args.runs} runs, ms)")
+    sides = [name for name in ("pixelpilot", "raw", "browsergym") if name in times]
+    table.add_column("phase")
+    for side in sides:
+        table.add_column(f"{side} median", justify="right")
+        table.add_column(f"{side} p90", justify="right")
+    table.add_column("pixelpilot / raw", justify="right")
+    if "browsergym" in times:
+        table.add_column("browsergym / pixelpilot", justify="right")
     for phase in ("reset", "step"):
-        ours = _percentiles(times["pixelpilot"][phase])
-        raw = _percentiles(times["raw"][phase])
-        table.add_row(
-            phase,
-            f"{ours[0] * 1e3:.1f}",
-            f"{ours[1] * 1e3:.1f}",
-            f"{raw[0] * 1e3:.1f}",
-            f"{raw[1] * 1e3:.1f}",
-            f"{ours[0] / raw[0]:.2f}x",
-        )
-    Console().print(table)
+        stats = {side: _percentiles(times[side][phase]) for side in sides}
+        cells = [f"{value * 1e3:.1f}" for side in sides for value in stats[side]]
+        ratios = [f"{stats['pixelpilot'][0] / stats['raw'][0]:.2f}x"]
+        if "browsergym" in stats:
+            ratios.append(f"{stats['browsergym'][0] / stats['pixelpilot'][0]:.1f}x")
+        table.add_row(phase, *cells, *ratios)
+    console.print(table)
 
 
 if __name__ == "__main__":
