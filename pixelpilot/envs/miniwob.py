@@ -96,10 +96,7 @@ class MiniWoBTask(WebTask):
 
     def setup(self, page: Page, seed: int) -> str:
         page.goto(self.url)
-        # MiniWoB's reward panel sits just right of the 160-px task area; when a task moves focus
-        # (click-dialog does) the page scrolls sideways onto it and the task leaves the screen.
-        page.add_style_tag(content=HIDDEN_OUTSIDE_AREA_CSS)
-        instruction, ready = page.evaluate(START_EPISODE_JS, [seed, self.data_mode])
+        instruction, ready = page.evaluate(_HIDE_AND_START_JS, [seed, self.data_mode, HIDDEN_OUTSIDE_AREA_CSS])
         if not ready:
             page.wait_for_function("() => WOB_TASK_READY === true")
         self._last = {"raw_reward": 0.0, "reason": None}
@@ -127,6 +124,15 @@ class MiniWoBTask(WebTask):
 
 
 HIDDEN_OUTSIDE_AREA_CSS = "#reward-display, #click-canvas { display: none !important; }"
+"""MiniWoB's reward panel sits just right of the 160-px task area; when a task moves focus (click-dialog
+does) the page scrolls sideways onto it and the task leaves the screen: it is hidden."""
+_HIDE_AND_START_JS = f"""([seed, mode, css]) => {{
+  const style = document.createElement('style');
+  style.textContent = css;
+  document.head.appendChild(style);
+  return ({START_EPISODE_JS})([seed, mode]);
+}}"""
+"""The panel hidden and the episode started in one round trip (a reset's cost is mostly round trips)."""
 
 
 def has_oracle(task: str) -> bool:
