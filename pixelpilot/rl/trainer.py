@@ -274,13 +274,13 @@ class Trainer(Generic[RunConfig]):
     def _trackers(self) -> list[Tracker]:
         if not self.ctx.is_main:
             return []
-        logging = self.config.logging
+        settings = self.config.logging
         return open_trackers(
-            logging.report_to,
+            settings.report_to,
             self.output,
             self.config.model_dump(mode="json"),
-            project=logging.project,
-            run_name=logging.run_name,
+            project=settings.project,
+            run_name=settings.run_name,
         )
 
     def _engine(self, path: str) -> ChatModel:
