@@ -15,7 +15,7 @@ import pixelpilot  # noqa: F401  (registers the environment ids)
 from pixelpilot.cli import main
 from pixelpilot.model import load_model
 from pixelpilot.model.hf import HFModel
-from pixelpilot.model.lora import ADAPTER_CONFIG, adapter_base
+from pixelpilot.model.lora import ADAPTER_CONFIG, adapter_base, merged_state
 from pixelpilot.rl.checkpoint import MODEL_DIR, step_dir
 from pixelpilot.rl.config import RLConfig, SFTConfig
 from pixelpilot.rl.metrics import read_metrics
@@ -92,6 +92,14 @@ def test_a_merged_checkpoint_scores_as_the_adapter_model(tiny_checkpoint: Path, 
         loaded, _ = TokenLogprobs(load_model(f"hf:{last}").model)(**batch.model_inputs)  # the printed path
         base, _ = TokenLogprobs(HFModel(str(tiny_checkpoint)).model)(**batch.model_inputs)
     mask = batch.loss_mask
+    # What a separate engine (vLLM) is synced with: the merged weights, under the plain model's names.
+    synced = merged_state(trainer.adapter)
+    reference = HFModel(str(merged)).model.state_dict()
+    assert synced.keys() == reference.keys()
+    assert all(torch.allclose(synced[name], reference[name], atol=1e-6) for name in synced)
+    with torch.no_grad():
+        still, _ = trainer.policy(**batch.model_inputs)
+    assert torch.equal(still, adapted)  # the sync left the trained module exactly as it was
     assert torch.allclose(plain[mask], adapted[mask], atol=1e-4)
     assert torch.allclose(loaded[mask], adapted[mask], atol=1e-4)
     assert not torch.allclose(base[mask], adapted[mask], atol=1e-3)  # the adapters changed the policy

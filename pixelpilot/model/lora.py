@@ -112,17 +112,25 @@ def adapters_disabled(adapted: Any) -> Iterator[None]:
 
 
 def merged_state(adapted: Any) -> dict[str, torch.Tensor]:
-    """The weights with the adapters folded in, named as the plain model's (to sync a separate engine)."""
-    adapted.merge_adapter()
-    try:
-        inner = adapted.get_base_model()
-        return {
-            name.replace(".base_layer.", "."): tensor.detach().clone()
-            for name, tensor in inner.state_dict().items()
-            if "lora_" not in name
-        }
-    finally:
-        adapted.unmerge_adapter()
+    """The weights with the adapters folded in, named as the plain model's (to sync a separate engine).
+
+    Each adapted layer's weight is computed out of place (base + its delta): merging into the module and
+    unmerging after would leave the base weights a rounding error off at every sync.
+    """
+    from peft.tuners.lora import LoraLayer
+
+    inner = adapted.get_base_model()
+    state = {
+        name.replace(".base_layer.", "."): tensor.detach().clone()
+        for name, tensor in inner.state_dict().items()
+        if "lora_" not in name
+    }
+    with torch.no_grad():
+        for name, module in inner.named_modules():
+            if isinstance(module, LoraLayer):
+                delta = sum(module.get_delta_weight(active) for active in module.active_adapters)
+                state[f"{name}.weight"] = module.get_base_layer().weight.detach() + delta
+    return state
 
 
 def _absolute(path: str) -> str:
