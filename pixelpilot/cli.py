@@ -6,6 +6,7 @@ import argparse
 import sys
 import webbrowser
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -48,23 +49,25 @@ def _cmd_tiny_checkpoint(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    import gymnasium as gym
-
-    import pixelpilot  # noqa: F401  (registers the environment ids)
     from pixelpilot.agent import Agent
     from pixelpilot.agent.live import LiveView
     from pixelpilot.model import load_model
 
-    with console.status(f"loading {args.model}"):
-        model = load_model(args.model)
+    env = _run_env(args)  # cheap (nothing starts before reset), and its errors come before the model loads
+    try:
+        with console.status(f"loading {args.model}"):
+            model = load_model(args.model)
+    except BaseException:
+        env.close()
+        raise
     agent = Agent(model, max_steps=args.max_steps)
     out = Path(args.out)
-    env = gym.make(args.env)
+    title = args.env or args.url
     successes = 0
     try:
         for episode in range(args.episodes):
             seed = args.seed + episode
-            console.rule(f"{args.env}  seed {seed}")
+            console.rule(f"{title}  seed {seed}")
             with LiveView(console) as view:
                 trajectory = agent.run(env, seed=seed, callbacks=[view])
             directory = out if args.episodes == 1 else out / f"episode-{episode:03d}"
@@ -73,13 +76,33 @@ def _cmd_run(args: argparse.Namespace) -> int:
             successes += int(trajectory.success)
             console.print(
                 f"reward {trajectory.reward:g}  success {trajectory.success}  steps {len(trajectory.steps)}  "
-                f"ended: {trajectory.end_reason}  report: {report}"
+                f"ended: {trajectory.end_reason}  report: {report}",
+                soft_wrap=True,
             )
+            if trajectory.answer is not None:
+                console.print(f"answer: [bold]{escape(trajectory.answer)}[/]", soft_wrap=True)
     finally:
         env.close()
         model.close()
     console.print(f"[bold]{successes}/{args.episodes}[/] episode(s) succeeded")
     return 0
+
+
+def _run_env(args: argparse.Namespace) -> Any:
+    """A registered environment (``--env``), or any page with an instruction (``--url`` and ``--task``)."""
+    import gymnasium as gym
+
+    import pixelpilot  # noqa: F401  (registers the environment ids)
+
+    if args.env:
+        return gym.make(args.env)
+    from pixelpilot.envs import URLTask, WebEnv
+    from pixelpilot.errors import ConfigError
+
+    if not args.task:
+        raise ConfigError("--url needs --task: the instruction the agent is given on that page")
+    task = URLTask(url=args.url, instruction=args.task, allowed_origins=tuple(args.allow) if args.allow else None)
+    return WebEnv(task, viewport=tuple(args.viewport))
 
 
 def _cmd_view(args: argparse.Namespace) -> int:
@@ -212,8 +235,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pixelpilot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run the agent on an environment and save the trajectory and its report")
-    run.add_argument("--env", required=True, help="environment id, e.g. pixelpilot/miniwob-click-button-v0")
+    run = sub.add_parser("run", help="run the agent on an environment or a page and save the trajectory and report")
+    target = run.add_mutually_exclusive_group(required=True)
+    target.add_argument("--env", help="environment id, e.g. pixelpilot/miniwob-click-button-v0")
+    target.add_argument("--url", help="any page (http://, https://, file://): an open-ended task there, with --task")
+    run.add_argument("--task", help="with --url: the instruction; the run ends on the model's terminate or answer")
+    run.add_argument(
+        "--allow", action="append", help="with --url: another origin the page may load from (default: its own only)"
+    )
+    run.add_argument("--viewport", type=int, nargs=2, default=(1280, 800), metavar=("WIDTH", "HEIGHT"))
     run.add_argument("--model", required=True, help="nano, random, hf:DIR, openai:URL#NAME or vllm:NAME")
     run.add_argument("--max-steps", type=int, default=15)
     run.add_argument("--episodes", type=int, default=1)

@@ -379,3 +379,33 @@ def test_key_names_map_to_playwright() -> None:
     ]
     with pytest.raises(ActionError, match="unknown key"):
         playwright_keys(["hyperdrive"])
+
+
+PRICE_PAGE = "<html><body><h1>Blue mug</h1><p id='price'>Price: 42 EUR</p></body></html>"
+
+
+def test_an_open_ended_task_on_any_page_ends_on_the_models_answer(http_server: LocalServer) -> None:
+    from test_agent_loop import ScriptedModel, call
+
+    from pixelpilot.agent import Agent
+
+    url = http_server.page("price.html", PRICE_PAGE)
+    model = ScriptedModel([call("mouse_move", coordinate=[500, 500]), call("answer", text="42 EUR")], see=False)
+    environment = WebEnv(URLTask(url=url, instruction="What does the mug cost?"), viewport=(320, 240))
+    try:
+        trajectory = Agent(model, max_steps=5).run(environment, seed=0)
+    finally:
+        environment.close()
+    assert trajectory.end_reason == "answer" and trajectory.answer == "42 EUR"
+    assert len(trajectory.steps) == 2 and trajectory.reward == 0.0  # no check: the model's answer ends it
+
+
+def test_run_takes_any_url_and_an_instruction(http_server: LocalServer, tmp_path, capsys) -> None:
+    from pixelpilot.cli import main
+
+    url = http_server.page("price.html", PRICE_PAGE)
+    assert main(["run", "--url", url, "--model", "random", "--out", str(tmp_path)]) == 2
+    assert "--url needs --task" in capsys.readouterr().out
+    command = ["run", "--url", url, "--task", "What does the mug cost?", "--model", "random", "--max-steps", "1"]
+    assert main([*command, "--viewport", "320", "240", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "report.html").exists() and "What does the mug cost?" in (tmp_path / "report.html").read_text()

@@ -75,14 +75,15 @@ class URLTask(WebTask):
     """A user's own page as a task: open url, show the instruction, succeed when ``check(page)`` is truthy.
 
     ``check`` runs after every step (e.g. ``lambda page: page.evaluate("window.submitted === true")``);
-    truthy means reward 1 and the episode ends.
+    truthy means reward 1 and the episode ends. Without one the task is open-ended ("find the price of
+    ..."): only the model ends it, with ``terminate`` or ``answer`` (kept in ``trajectory.answer``).
     """
 
     name: str = ""
     url: str
     instruction: str
-    check: Callable[[Any], Any]
-    """Called with the Playwright Page after each step."""
+    check: Callable[[Any], Any] | None = None
+    """Called with the Playwright Page after each step; None: the model decides when the task is done."""
 
     @field_validator("url")
     @classmethod
@@ -105,7 +106,7 @@ class URLTask(WebTask):
         return self.instruction
 
     def validate(self, page: Page) -> TaskStatus:
-        if self.check(page):
+        if self.check is not None and self.check(page):
             return TaskStatus(1.0, True, "check passed")
         return TaskStatus(0.0, False)
 
