@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import webbrowser
 from pathlib import Path
@@ -62,7 +63,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise
     agent = Agent(model, max_steps=args.max_steps)
     out = Path(args.out)
-    title = args.env or args.url
+    title = args.env or args.url or "desktop"
     successes = 0
     try:
         for episode in range(args.episodes):
@@ -89,18 +90,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_env(args: argparse.Namespace) -> Any:
-    """A registered environment (``--env``), or any page with an instruction (``--url`` and ``--task``)."""
+    """A registered environment (``--env``), or an instruction on any page (``--url``) or desktop (``--desktop``)."""
     import gymnasium as gym
 
     import pixelpilot  # noqa: F401  (registers the environment ids)
+    from pixelpilot.errors import ConfigError
 
     if args.env:
         return gym.make(args.env)
-    from pixelpilot.envs import URLTask, WebEnv
-    from pixelpilot.errors import ConfigError
-
     if not args.task:
-        raise ConfigError("--url needs --task: the instruction the agent is given on that page")
+        raise ConfigError(f"{'--url' if args.url else '--desktop'} needs --task: the instruction the agent is given")
+    if args.desktop:
+        from pixelpilot.envs.desktop import DesktopEnv
+        from pixelpilot.envs.desktop_tasks import InstructionTask
+
+        task = InstructionTask(instruction=args.task, argv=tuple(shlex.split(args.app or "")))
+        return DesktopEnv(task, screen_size=tuple(args.viewport))
+    from pixelpilot.envs import URLTask, WebEnv
+
     task = URLTask(url=args.url, instruction=args.task, allowed_origins=tuple(args.allow) if args.allow else None)
     return WebEnv(task, viewport=tuple(args.viewport))
 
@@ -239,11 +246,15 @@ def build_parser() -> argparse.ArgumentParser:
     target = run.add_mutually_exclusive_group(required=True)
     target.add_argument("--env", help="environment id, e.g. pixelpilot/miniwob-click-button-v0")
     target.add_argument("--url", help="any page (http://, https://, file://): an open-ended task there, with --task")
-    run.add_argument("--task", help="with --url: the instruction; the run ends on the model's terminate or answer")
+    target.add_argument("--desktop", action="store_true", help="a fresh desktop on its own Xvfb, with --task")
+    run.add_argument("--task", help="with --url/--desktop: the instruction; the run ends on terminate or answer")
+    run.add_argument("--app", help="with --desktop: a program to start first, e.g. mousepad or 'xterm -fs 14'")
     run.add_argument(
         "--allow", action="append", help="with --url: another origin the page may load from (default: its own only)"
     )
-    run.add_argument("--viewport", type=int, nargs=2, default=(1280, 800), metavar=("WIDTH", "HEIGHT"))
+    run.add_argument(
+        "--viewport", type=int, nargs=2, default=(1280, 800), metavar=("WIDTH", "HEIGHT"), help="page or screen size"
+    )
     run.add_argument("--model", required=True, help="nano, random, hf:DIR, openai:URL#NAME or vllm:NAME")
     run.add_argument("--max-steps", type=int, default=15)
     run.add_argument("--episodes", type=int, default=1)

@@ -20,6 +20,7 @@ from gymnasium.utils.env_checker import check_env
 from pydantic import PrivateAttr
 from Xlib import display as xlib_display
 
+from pixelpilot.agent import Trajectory
 from pixelpilot.envs.actions import ComputerAction
 from pixelpilot.envs.desktop import AppHandle, Desktop, DesktopEnv
 from pixelpilot.envs.desktop_tasks import DesktopTask, register_desktop_envs
@@ -466,3 +467,15 @@ def test_a_step_waits_for_a_program_that_answers_late_and_keeps_drawing(
         environment.close()
         server.stop()
     assert marked_processes(environment.marker) == []
+
+
+def test_run_gives_an_instruction_on_a_fresh_desktop_with_a_program(tmp_path: Path, capsys) -> None:
+    from pixelpilot.cli import main
+
+    assert main(["run", "--desktop", "--model", "random", "--out", str(tmp_path)]) == 2
+    assert "--desktop needs --task" in capsys.readouterr().out
+    command = ["run", "--desktop", "--task", "Type hello in the editor.", "--app", "mousepad", "--model", "random"]
+    assert main([*command, "--max-steps", "1", "--viewport", "640", "480", "--out", str(tmp_path)]) == 0
+    trajectory = Trajectory.load(tmp_path)
+    assert trajectory.instruction == "Type hello in the editor." and trajectory.steps
+    assert np.asarray(trajectory.steps[0].screenshot).shape == (480, 640, 3)

@@ -193,6 +193,27 @@ def _same_text(actual: str | None, expected: str) -> bool:
     return actual is not None and actual.rstrip("\n") == expected.rstrip("\n")
 
 
+class InstructionTask(DesktopTask):
+    """Any instruction on a fresh desktop, optionally with a program started first (``argv``).
+
+    It has no check: the model ends the episode with ``terminate`` or ``answer`` (``pixelpilot run
+    --desktop --task ... --app mousepad``), as ``URLTask(check=None)`` does on a page.
+    """
+
+    name: str = "instruction"
+    instruction: str
+    argv: tuple[str, ...] = ()
+
+    def setup(self, desktop: Desktop, seed: int) -> str:
+        if self.argv:
+            process = desktop.launch(self.argv)
+            desktop.wait_for_window(pid=process.pid)
+        return self.instruction
+
+    def validate(self, desktop: Desktop) -> TaskStatus:
+        return TaskStatus(0.0, False)
+
+
 # -- programs Debian ships --------------------------------------------------------------------------
 
 TERMINAL_ARGV = ("xterm", "-fa", "DejaVu Sans Mono", "-fs", "12", "-geometry", "96x26+40+40", "-title", "Terminal")
