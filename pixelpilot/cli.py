@@ -61,7 +61,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except BaseException:
         env.close()
         raise
-    agent = Agent(model, max_steps=args.max_steps)
+    agent = Agent(model, max_steps=args.max_steps, approve=_approver(args))
     out = Path(args.out)
     title = args.env or args.url or "desktop"
     successes = 0
@@ -69,7 +69,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         for episode in range(args.episodes):
             seed = args.seed + episode
             console.rule(f"{title}  seed {seed}")
-            with LiveView(console) as view:
+            with LiveView(console, spinner=not args.confirm) as view:
                 trajectory = agent.run(env, seed=seed, callbacks=[view])
             directory = out if args.episodes == 1 else out / f"episode-{episode:03d}"
             trajectory.save(directory)
@@ -87,6 +87,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
         model.close()
     console.print(f"[bold]{successes}/{args.episodes}[/] episode(s) succeeded")
     return 0
+
+
+def _approver(args: argparse.Namespace) -> Any:
+    """The approval hook the flags ask for (None: every action goes through)."""
+    from pixelpilot.agent import approval
+
+    chosen = []
+    if args.deny_passwords:
+        chosen.append(approval.deny_password_typing)
+    if args.deny_text:
+        chosen.append(approval.deny_click_text(args.deny_text))
+    if args.confirm:
+        chosen.append(approval.ask_on_terminal(ask=console.input, show=lambda text: console.print(text, markup=False)))
+    return approval.all_of(*chosen) if chosen else None
 
 
 def _run_env(args: argparse.Namespace) -> Any:
@@ -256,6 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--viewport", type=int, nargs=2, default=(1280, 800), metavar=("WIDTH", "HEIGHT"), help="page or screen size"
     )
     run.add_argument("--model", required=True, help="nano, random, hf:DIR, openai:URL#NAME or vllm:NAME")
+    run.add_argument("--confirm", action="store_true", help="ask on the terminal before every action (y/n/q)")
+    run.add_argument(
+        "--deny-text", action="append", metavar="PATTERN", help="refuse clicks on elements whose text matches (web)"
+    )
+    run.add_argument("--deny-passwords", action="store_true", help="refuse typing into password fields (web)")
     run.add_argument("--max-steps", type=int, default=15)
     run.add_argument("--episodes", type=int, default=1)
     run.add_argument("--seed", type=int, default=0)

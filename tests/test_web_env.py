@@ -407,5 +407,6 @@ def test_run_takes_any_url_and_an_instruction(http_server: LocalServer, tmp_path
     assert main(["run", "--url", url, "--model", "random", "--out", str(tmp_path)]) == 2
     assert "--url needs --task" in capsys.readouterr().out
     command = ["run", "--url", url, "--task", "What does the mug cost?", "--model", "random", "--max-steps", "1"]
-    assert main([*command, "--viewport", "320", "240", "--out", str(tmp_path)]) == 0
+    guarded = [*command, "--deny-text", "pay", "--deny-passwords"]  # the approval flags build their hook
+    assert main([*guarded, "--viewport", "320", "240", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "report.html").exists() and "What does the mug cost?" in (tmp_path / "report.html").read_text()

@@ -26,6 +26,7 @@ import gymnasium as gym
 import numpy as np
 from PIL import Image
 
+from pixelpilot.agent.approval import Approver, request_for
 from pixelpilot.agent.parser import ParsedResponse, parse_response
 from pixelpilot.agent.prompt import ROLE_PROMPT, History, ImagePart, ToolResponse, system_text
 from pixelpilot.agent.trajectory import CallRecord, EndReason, Landing, Step, Trajectory
@@ -85,6 +86,7 @@ class Episode:
         role_prompt: str = ROLE_PROMPT,
         callbacks: Sequence[Callback] = (),
         model_name: str | None = None,
+        approve: Approver | None = None,
     ) -> None:
         if min(max_steps, max_failures, max_repeats) < 1:
             raise ValueError("max_steps, max_failures and max_repeats must be >= 1")
@@ -98,6 +100,7 @@ class Episode:
         self.role_prompt = role_prompt
         self.callbacks = tuple(callbacks)
         self.model_name = model_name
+        self.approve = approve
         self.history: History | None = None
         self.trajectory = Trajectory()
         self._clear()
@@ -131,6 +134,7 @@ class Episode:
         self._terminated = False
         self._success: bool | None = None
         self._final_action: ComputerAction | MobileAction | None = None
+        self._stopped: str | None = None
         self._turn: Generator[Action, StepOutcome | ToolResult, None] | None = None
 
     def messages(self) -> Conversation:
@@ -211,7 +215,7 @@ class Episode:
         for callback in self.callbacks:
             callback.on_step(step)
         if reason is not None:
-            self.stop(reason)
+            self.stop(reason, self._stopped)
 
     def stop(self, reason: EndReason, error: str | None = None) -> None:
         """End the episode now (the loop calls this when the model backend fails)."""
@@ -248,7 +252,7 @@ class Episode:
         responses = []
         tools_started = perf_counter()
         for block in parsed.blocks:
-            if step.terminated or step.truncated or self._final_action is not None:
+            if step.terminated or step.truncated or self._final_action is not None or self._stopped is not None:
                 break
             if block.call is None:
                 step.calls.append(CallRecord(raw=block.raw, error=block.error))
@@ -267,10 +271,26 @@ class Episode:
         action = self.registry.attempt(call.name, self._gui.action, call.arguments)
         if isinstance(action, ToolResult):
             return action
+        refused = self._refused(action)
+        if refused is not None:
+            return refused
         outcome = yield action
         if isinstance(outcome, ToolResult):
             return outcome
         return self.registry.attempt(call.name, self._gui.result, action, outcome)
+
+    def _refused(self, action: Action) -> ToolResult | None:
+        """Ask the approval hook, if any; a refusal never reaches the environment and the model is told why."""
+        if self.approve is None or not isinstance(action, (ComputerAction, MobileAction)) or action.is_final:
+            return None
+        decision = self.approve(request_for(self.env, action, self._history().latest_screenshot()))
+        if decision.verdict == "allow":
+            return None
+        if decision.verdict == "stop":
+            self._stopped = decision.reason or "stopped by the approval hook"
+            return ToolResult(error=f"action stopped: {self._stopped}", data={"denied": self._stopped})
+        reason = decision.reason or "not approved"
+        return ToolResult(error=f"action denied: {reason}", data={"denied": reason})
 
     def _record(self, call: ToolCall, result: ToolResult, step: Step) -> ToolResponse:
         data = result.data
@@ -294,6 +314,7 @@ class Episode:
                 images=len(result.images),
                 reward=reward,
                 landing=landing,
+                denied=data.get("denied"),
             )
         )
         if not result.ok:
@@ -322,6 +343,8 @@ class Episode:
         )
 
     def _end_reason(self, step: Step, parsed: ParsedResponse) -> EndReason | None:
+        if self._stopped is not None:
+            return "stopped"
         if step.failed:
             signature = _signature(parsed)
             self._repeats = self._repeats + 1 if signature == self._last_failure else 1

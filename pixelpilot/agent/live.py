@@ -33,17 +33,20 @@ def _describe(record: CallRecord) -> str:
 class LiveView:
     """An episode callback printing one block per step: number, thought, actions, reward, errors.
 
-    Used as a context manager it also shows a spinner while the model is thinking.
+    Used as a context manager it also shows a spinner while the model is thinking (``spinner=False``
+    when something else needs the terminal between steps, such as a person approving actions).
     """
 
-    def __init__(self, console: Console | None = None, thought_chars: int = 160) -> None:
+    def __init__(self, console: Console | None = None, thought_chars: int = 160, *, spinner: bool = True) -> None:
         self.console = console or Console()
         self.thought_chars = thought_chars
+        self.spinner = spinner
         self._status: Status | None = None
 
     def __enter__(self) -> LiveView:
-        self._status = self.console.status("step 0: waiting for the model")
-        self._status.start()
+        if self.spinner:
+            self._status = self.console.status("step 0: waiting for the model")
+            self._status.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -12,6 +12,7 @@ from time import perf_counter
 
 import gymnasium as gym
 
+from pixelpilot.agent.approval import Approver
 from pixelpilot.agent.episode import Callback, Episode
 from pixelpilot.agent.prompt import ROLE_PROMPT
 from pixelpilot.agent.trajectory import Trajectory
@@ -42,8 +43,11 @@ class Agent:
         max_repeats: int = 3,
         callbacks: Sequence[Callback] = (),
         role_prompt: str = ROLE_PROMPT,
+        approve: Approver | None = None,
     ) -> None:
         self.model = model
+        self.approve = approve
+        """Asked before every GUI action (see ``pixelpilot.agent.approval``); None allows everything."""
         self.max_steps = max_steps
         self.tools = tuple(tools)
         self.history_images = history_images
@@ -68,6 +72,7 @@ class Agent:
             role_prompt=self.role_prompt,
             callbacks=(*self.callbacks, *callbacks),
             model_name=self.model.name,
+            approve=self.approve,
         )
 
     def run(self, env: gym.Env, seed: int | None = None, callbacks: Sequence[Callback] = ()) -> Trajectory:

@@ -24,6 +24,7 @@ EndReason = Literal[
     "max_repeats",  # the same failing action again and again
     "max_failures",  # too many failed turns in all
     "model_error",  # the backend could not answer
+    "stopped",  # the approval hook (a person) stopped the run
 ]
 
 TRAJECTORY_FILE = "trajectory.json"
@@ -56,6 +57,8 @@ class CallRecord(BaseModel):
     images: int = 0
     reward: float = 0.0
     landing: Landing | None = None
+    denied: str | None = None
+    """Why the approval hook refused the action (it never reached the environment)."""
 
     @property
     def ok(self) -> bool:

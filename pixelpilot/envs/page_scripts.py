@@ -60,3 +60,16 @@ VISIBLE_POINT_JS = """(el, at) => {
   }
   return null;
 }"""
+
+# The element an action would reach, for approval hooks: the one at a point (CSS px) or, with no point,
+# the focused one; climbs to the nearest clickable ancestor so that a click on a button's icon names the
+# button. Returns {tag, text, input_type} or null.
+TARGET_JS = """(point) => {
+  let el = point ? document.elementFromPoint(point[0], point[1]) : document.activeElement;
+  if (!el || el === document.body) return null;
+  const clickable = el.closest('a, button, input, select, textarea, [role=button], [onclick], label');
+  if (point && clickable) el = clickable;
+  const text = (el.innerText || el.value || el.getAttribute('aria-label') || el.title || '').trim();
+  const type = el.tagName === 'INPUT' ? (el.getAttribute('type') || 'text').toLowerCase() : null;
+  return {tag: el.tagName.toLowerCase(), text: text.slice(0, 200), input_type: type};
+}"""

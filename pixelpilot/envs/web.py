@@ -23,7 +23,7 @@ from playwright.sync_api import Error as PlaywrightError
 from pixelpilot.envs.actions import ComputerAction, to_grid, to_pixels
 from pixelpilot.envs.browser import BrowserSession, OriginPolicy, PageActivity, retry_transient
 from pixelpilot.envs.keys import parse_combo
-from pixelpilot.envs.page_scripts import NEXT_FRAME_JS
+from pixelpilot.envs.page_scripts import NEXT_FRAME_JS, TARGET_JS
 from pixelpilot.envs.screen import Observation, ScreenEnv, Step, first_line, timed
 from pixelpilot.envs.tasks import TaskStatus, WebTask
 from pixelpilot.errors import ActionError
@@ -146,6 +146,23 @@ class WebEnv(ScreenEnv[WebTask, ComputerAction]):
     def to_grid(self, x_css: float, y_css: float) -> tuple[int, int]:
         """The 0–1000 grid point of the observation where a CSS-pixel point of the viewport appears."""
         return to_grid(x_css, y_css, *self.viewport)
+
+    @property
+    def url(self) -> str | None:
+        """The address of the page in front (None before the first reset)."""
+        page = self._session.page
+        return page.url if page is not None else None
+
+    def describe_target(self, action: ComputerAction) -> dict[str, Any] | None:
+        """The element ``action`` would reach (under its point, else the focused one), for approval hooks."""
+        page = self._session.page
+        if page is None:
+            return None
+        point = list(self._to_css(action.coordinate)) if action.coordinate is not None else None
+        try:
+            return page.evaluate(TARGET_JS, point)
+        except PlaywrightError:
+            return None
 
     def _to_css(self, coordinate: tuple[int, int]) -> tuple[float, float]:
         obs_height, obs_width = self._shape[:2]
