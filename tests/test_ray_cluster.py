@@ -106,7 +106,8 @@ class LosingNode(RayEnvs):
 
 
 def test_a_node_lost_mid_rollout_ends_its_episodes_and_the_next_rollout_runs_on_the_rest(
-    cluster: tuple[Cluster, list[Any]], processor: Any  # noqa: F811
+    cluster: tuple[Cluster, list[Any]],
+    processor: Any,  # noqa: F811
 ) -> None:
     built, workers = cluster
     ray.init(address=built.address)
