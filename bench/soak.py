@@ -62,6 +62,11 @@ def _program(pid: int) -> str:
         return ""
 
 
+def _browser_session(inner: Any) -> Any:
+    """The browser session of a web environment or of the simulated phone; None for a desktop."""
+    return getattr(inner, "browser", None) or getattr(getattr(inner, "device", None), "session", None)
+
+
 def _kill(pids: list[int]) -> int:
     killed = 0
     for pid in pids:
@@ -84,7 +89,7 @@ class Markers:
         inner = env.unwrapped
         if hasattr(inner, "server"):
             self.desktops.add(inner.marker)
-        session = getattr(inner, "browser", None) or getattr(getattr(inner, "device", None), "session", None)
+        session = _browser_session(inner)
         if session is not None and session.marker:
             self.browsers.add(session.marker)
 
@@ -107,11 +112,14 @@ class Killer:
         inner, self.env = self.env.unwrapped, None
         if hasattr(inner, "server"):
             programs = [pid for pid in inner.processes() if not _program(pid).endswith(SERVER_PROGRAMS)]
-            server = inner.server.pid if inner.server is not None else None
-            self.killed += _kill(programs if self.round % 2 else [server] if server else [])
+            if self.round % 2:
+                self.killed += _kill(programs)
+            elif inner.server is not None and inner.server.pid:
+                self.killed += _kill([inner.server.pid])
             return
-        session = getattr(inner, "browser", None) or inner.device.session
-        self.killed += _kill([session.pid] if session.pid else [])
+        session = _browser_session(inner)
+        if session.pid:
+            self.killed += _kill([session.pid])
 
     def on_end(self, trajectory: Any) -> None:
         return None

@@ -36,6 +36,7 @@ from rich.table import Table
 import pixelpilot  # noqa: F401  (registers the environment ids)
 from pixelpilot.envs.synthetic import ClickButtonEnv
 from pixelpilot.model import build_tiny_checkpoint
+from pixelpilot.model.lora import trainable_parameters
 from pixelpilot.rl.config import RLConfig
 from pixelpilot.rl.trainer import RLTrainer
 
@@ -73,7 +74,7 @@ def pixelpilot_run(
         }
     )
     trainer = RLTrainer(config)
-    trained = sum(p.numel() for p in trainer.hf.model.parameters() if p.requires_grad)
+    trained, _ = trainable_parameters(trainer.hf.model)
     results = []
     try:
         for step in range(1, steps + 1):
@@ -180,7 +181,7 @@ def trl_run(checkpoint: Path, out: Path, steps: int, queries: int, group: int, l
         processing_class=AutoProcessor.from_pretrained(str(checkpoint)),
         callbacks=[clock],
     )
-    trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    trained, _ = trainable_parameters(model)
     trainer.train()
     rewards = [log["reward"] for log in trainer.state.log_history if "reward" in log]
     return [{**step, "reward": reward} for step, reward in zip(clock.steps, rewards, strict=False)], trained

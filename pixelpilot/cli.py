@@ -247,7 +247,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from pixelpilot.model.export import export_checkpoint
 
-    path = export_checkpoint(args.src, args.dst, dtype=args.dtype, greedy=getattr(args, "greedy", False))
+    path = export_checkpoint(args.src, args.dst, dtype=args.dtype, greedy=args.greedy)
     console.print(f"written to [bold]{path}[/] (load it with --model hf:{path})", soft_wrap=True)
     return 0
 
@@ -304,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("src", help="a LoRA run's checkpoint (e.g. runs/x/checkpoints/step-000100) or run folder")
     merge.add_argument("dst")
     merge.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32")
-    merge.set_defaults(func=_cmd_export)
+    merge.set_defaults(func=_cmd_export, greedy=False)
 
     envs = sub.add_parser("envs", help="list the registered environments and their suites")
     envs.add_argument("--suite", help="only this suite (e.g. miniwob)")

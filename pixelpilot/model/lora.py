@@ -14,8 +14,7 @@ An adapter checkpoint is a folder with ``adapter_config.json`` (naming its base)
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,13 +101,6 @@ def trainable_parameters(model: torch.nn.Module) -> tuple[int, int]:
     """(trained, total) parameter counts."""
     total = sum(p.numel() for p in model.parameters())
     return sum(p.numel() for p in model.parameters() if p.requires_grad), total
-
-
-@contextmanager
-def adapters_disabled(adapted: Any) -> Iterator[None]:
-    """The base model's forward: the KL reference of a LoRA run."""
-    with adapted.disable_adapter():
-        yield
 
 
 def merged_state(adapted: Any) -> dict[str, torch.Tensor]:

@@ -174,7 +174,5 @@ class WithoutAdapters(nn.Module):
         self._adapted = (adapted,)  # a tuple: not registered as a second owner of the same weights
 
     def forward(self, **inputs: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        from pixelpilot.model.lora import adapters_disabled
-
-        with adapters_disabled(self._adapted[0]):
+        with self._adapted[0].disable_adapter():
             return self.policy(**inputs)

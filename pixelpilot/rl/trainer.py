@@ -641,7 +641,8 @@ class RLTrainer(Trainer[RLConfig]):
 
         With ``filter.refill_rounds`` (DAPO's dynamic sampling), while fewer than ``queries_per_step``
         groups survive the filter over all ranks, another batch is drawn and played; the groups kept beyond
-        ``queries_per_step`` are then dropped, the earlier ranks' first, the same way on every rank.
+        ``queries_per_step`` are then dropped (ranks keep theirs in rank order, so the later ranks' surplus goes),
+        the same way on every rank.
         """
         config = self.config
         refills = config.filter.refill_rounds if config.filter else 0
