@@ -20,7 +20,7 @@ import gymnasium as gym
 from rich.console import Console
 from rich.table import Table
 
-from pixelpilot.envs.android import env_id, register_android_envs
+from pixelpilot.envs.android import env_id
 
 TASK = "contacts-add"
 SCRIPT = (
@@ -77,7 +77,6 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=len(SCRIPT), help="steps per episode")
     parser.add_argument("--scale", type=float, default=2.0, help="device scale factor (2: 720x1560 screenshots)")
     args = parser.parse_args()
-    register_android_envs()
     table = Table(
         title=f"Simulated Android phone, AsyncVectorEnv ({args.episodes} episodes x {args.steps} steps, "
         f"scale {args.scale:g}; milliseconds per batched call)"

@@ -8,6 +8,8 @@ step is ``mouse_click`` on the right button's centre, BrowserGym's coordinate ac
 observation is BrowserGym's default (screenshot, DOM and accessibility tree).
 
 Run by ``bench/web_env.py``; alone: ``.bench-venv/browsergym/bin/python bench/browsergym_side.py --runs 5``.
+With ``--throughput STEPS`` it is one of several environments stepping at once: it resets, prints
+``ready``, waits for a line on stdin, then takes STEPS ``mouse_move`` steps and prints their seconds.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--miniwob-html", required=True, help="the miniwob package's html/miniwob folder")
     parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
+    parser.add_argument("--throughput", type=int, metavar="STEPS", help="step STEPS times after a go on stdin")
     args = parser.parse_args()
     os.environ["MINIWOB_URL"] = Path(args.miniwob_html).resolve().as_uri() + "/"
     point_playwright_at(args.chromium)
@@ -59,6 +62,12 @@ def main() -> None:
         action_mapping=actions.to_python_code,
         pw_chromium_kwargs={"executable_path": args.chromium},
     )
+    if args.throughput:
+        try:
+            throughput(env, args.throughput)
+        finally:
+            env.close()
+        return
     times: dict[str, list[float]] = {"reset": [], "step": []}
     try:
         for i in range(args.runs + 1):
@@ -82,6 +91,17 @@ def main() -> None:
     finally:
         env.close()
     print(json.dumps(times))
+
+
+def throughput(env: object, steps: int) -> None:
+    """Reset, say ready, wait for the go, then time ``steps`` pointer moves (none ends the episode)."""
+    env.reset(seed=0)
+    print("ready", flush=True)
+    input()
+    start = time.perf_counter()
+    for i in range(steps):
+        env.step(f"mouse_move({40 + 40 * (i % 2)}, 100)")
+    print(json.dumps({"seconds": time.perf_counter() - start}), flush=True)
 
 
 if __name__ == "__main__":

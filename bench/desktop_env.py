@@ -34,10 +34,10 @@ from Xlib import XK, X
 from Xlib import display as xlib_display
 from Xlib.ext import xtest
 
-from pixelpilot.envs.actions import ComputerAction
-from pixelpilot.envs.desktop import DesktopEnv
-from pixelpilot.envs.desktop_tasks import env_id, register_desktop_envs
-from pixelpilot.envs.xserver import require_program
+from pixelpilot.envs.core.actions import ComputerAction
+from pixelpilot.envs.desktop.env import DesktopEnv
+from pixelpilot.envs.desktop.tasks import env_id
+from pixelpilot.envs.desktop.xserver import require_program
 
 TASK = "form-fill"
 PLANS = ("Basic", "Pro")
@@ -155,7 +155,6 @@ class Recorder:
 def single(runs: int) -> tuple[Recorder, list[float]]:
     """Interleaved pixelpilot and raw clicks, typing and keys on one form; the reset times."""
     record, resets = Recorder(), []
-    register_desktop_envs()
     env = gym.make(env_id(TASK)).unwrapped
     try:
         env.reset(seed=0)  # starts the X server: not counted
@@ -196,7 +195,6 @@ def single(runs: int) -> tuple[Recorder, list[float]]:
 
 def parallel(counts: tuple[int, ...], steps: int) -> dict[int, float]:
     """Steps per second of n environments stepping together (each its own Xvfb)."""
-    register_desktop_envs()
     probe = gym.make(env_id(TASK)).unwrapped
     try:
         probe.reset(seed=0)

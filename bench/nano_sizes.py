@@ -88,9 +88,9 @@ def step_costs(console: Console, repeats: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name, sizes in SIZES.items():
             path = Path(tmp) / name.split(":")[0].replace(" ", "_").replace(",", "")
-            build_tiny_checkpoint(path, size=sizes, corpus=gui_system_texts())
+            build_tiny_checkpoint(path, size=sizes, corpus=gui_system_texts("pixelpilot"))
             model = HFModel(str(path))
-            agent = Agent(RandomClickModel(), max_steps=2)
+            agent = Agent(RandomClickModel(), max_steps=2, prompt_style="pixelpilot")  # nano's prompt
             env = gym.make(TASK)
             try:
                 sequences = []

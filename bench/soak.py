@@ -33,11 +33,11 @@ from rich.console import Console
 from rich.table import Table
 
 import pixelpilot  # noqa: F401  (registers the environment ids)
-from pixelpilot.agent import Agent
+from pixelpilot.agent import Agent, Callback
 from pixelpilot.agent.episode import Step
-from pixelpilot.envs.browser import MARKER_ENV as BROWSER_MARKER
-from pixelpilot.envs.xserver import MARKER_ENV as DESKTOP_MARKER
-from pixelpilot.envs.xserver import marked_processes
+from pixelpilot.envs.desktop.xserver import MARKER_ENV as DESKTOP_MARKER
+from pixelpilot.envs.desktop.xserver import marked_processes
+from pixelpilot.envs.web.browser import MARKER_ENV as BROWSER_MARKER
 from pixelpilot.model.random_click import RandomClickModel
 
 WEB = "pixelpilot/miniwob-click-button-v0"
@@ -98,7 +98,7 @@ class Markers:
         return found + [pid for marker in self.desktops for pid in marked_processes(marker, DESKTOP_MARKER)]
 
 
-class Killer:
+class Killer(Callback):
     """Kills the running episode's processes after its first step, when asked to."""
 
     def __init__(self) -> None:
@@ -120,9 +120,6 @@ class Killer:
         session = _browser_session(inner)
         if session.pid:
             self.killed += _kill([session.pid])
-
-    def on_end(self, trajectory: Any) -> None:
-        return None
 
 
 @dataclass

@@ -14,6 +14,14 @@ its peak RSS is its own. The LoRA row is pixelpilot's same step training rank-``
 the language model (``model.lora``) instead of every weight; the token-budget row packs each forward
 pass up to ``--token-budget`` tokens (``optim.micro_batch_tokens``) instead of one pass for the batch.
 
+A second table compares rollout drivers on a mix of fast and slow environments: half the queries are
+the click task, half the same task behind a wait of ``--env-delay`` seconds on every reset and step
+(as a page load or an app launch takes), each environment on a thread of its own
+(``rollout.envs.backend: threads``), episodes of up to ``--turns`` turns. ``sync`` plays turn by
+turn, every turn waiting for every environment; ``async`` drives each episode on its own
+(``rollout.mode``); ``async, 1 step off-policy`` also plays the next step's rollout while this step
+trains (``rollout.off_policy_steps``). Same runs otherwise, one after the other, in the same bench run.
+
 Run: ``python bench/trainer.py --steps 4 --queries 4 --group 8``.
 """
 
@@ -29,6 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import torch
 from rich.console import Console
 from rich.table import Table
@@ -41,8 +50,28 @@ from pixelpilot.rl.config import RLConfig
 from pixelpilot.rl.trainer import RLTrainer
 
 TASK = {"env_id": "pixelpilot/synthetic-click-button-v0", "env_kwargs": {"buttons": 2}}
+SLOW_ENV = "bench/slow-click-button-v0"
 ROLE = "You are a GUI agent."
 MAX_NEW_TOKENS = 40
+
+
+class Slow(gym.Wrapper):
+    """An environment whose every reset and step first waits ``delay`` seconds (a browser loading a page)."""
+
+    def __init__(self, env: gym.Env, delay: float) -> None:
+        super().__init__(env)
+        self.delay = delay
+
+    def reset(self, **kwargs: Any) -> Any:
+        time.sleep(self.delay)
+        return self.env.reset(**kwargs)
+
+    def step(self, action: Any) -> Any:
+        time.sleep(self.delay)
+        return self.env.step(action)
+
+
+gym.register(SLOW_ENV, entry_point=lambda delay, **kwargs: Slow(ClickButtonEnv(**kwargs), delay))
 
 
 def pixelpilot_run(
@@ -54,19 +83,28 @@ def pixelpilot_run(
     lr: float,
     model: dict | None = None,
     optim: dict | None = None,
+    rollout: dict | None = None,
+    env_delay: float = 0.0,
+    turns: int = 1,
 ) -> tuple[list[dict], int]:
-    """pixelpilot's steps; ``model`` / ``optim`` add keys to those sections (a variant: LoRA, token budget)."""
+    """pixelpilot's steps; ``model`` / ``optim`` / ``rollout`` add keys to those sections (a variant: LoRA,
+    token budget, a rollout driver); ``env_delay`` > 0 makes half the queries slow."""
+    tasks = [{**TASK, "num_seeds": 1000}]
+    if env_delay:
+        slow = {"env_id": SLOW_ENV, "env_kwargs": {**TASK["env_kwargs"], "delay": env_delay}, "num_seeds": 1000}
+        tasks = [{**tasks[0], "name": "fast"}, {**slow, "name": "slow"}]
     config = RLConfig.model_validate(
         {
             "model": {"path": str(checkpoint), **(model or {})},
             "output_dir": str(out),
             "steps": steps,
-            "agent": {"max_steps": 1, "role_prompt": ROLE},
-            "tasks": [{**TASK, "num_seeds": 1000}],
+            "agent": {"max_steps": turns, "max_failures": turns, "role_prompt": ROLE},
+            "tasks": tasks,
             "rollout": {
                 "group_size": group,
                 "queries_per_step": queries,
                 "sampling": {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "max_new_tokens": MAX_NEW_TOKENS},
+                **(rollout or {}),
             },
             "filter": None,  # TRL keeps every group too
             "optim": {"lr": lr, "micro_batch_size": queries * group, **(optim or {})},
@@ -81,7 +119,15 @@ def pixelpilot_run(
             started = time.perf_counter()
             metrics = trainer.train_step(step)
             seconds = time.perf_counter() - started
-            results.append({"seconds": seconds, "tokens": metrics["rollout_tokens"], "reward": metrics["reward_mean"]})
+            results.append(
+                {
+                    "seconds": seconds,
+                    "tokens": metrics["rollout_tokens"],
+                    "reward": metrics["reward_mean"],
+                    "turns": metrics["turns_mean"],
+                    "lag": metrics["policy_lag"],
+                }
+            )
     finally:
         trainer.close()
     return results, trained
@@ -202,41 +248,54 @@ def measured(run: Any, threads: int, *args: Any) -> dict[str, float]:
 
 def summarise(steps: list[dict]) -> dict[str, float]:
     timed = steps[1:] or steps
-    return {
+    summary = {
         "tokens_per_s": sum(s["tokens"] for s in timed) / sum(s["seconds"] for s in timed),
         "median_step_s": statistics.median(s["seconds"] for s in timed),
         "tokens_per_step": statistics.mean(s["tokens"] for s in timed),
         "mean_reward": statistics.mean(s["reward"] for s in steps),
     }
+    if "lag" in steps[0]:
+        summary["turns_per_episode"] = statistics.mean(s["turns"] for s in timed)
+        summary["policy_lag"] = statistics.mean(s["lag"] for s in timed)
+    return summary
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument("--queries", type=int, default=4)
-    parser.add_argument("--group", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--lora-r", type=int, default=16, help="rank of the LoRA row's adapters (0: no LoRA row)")
-    parser.add_argument(
-        "--token-budget", type=int, default=4096, help="tokens per pass of the dynamic-batching row (0: no such row)"
-    )
-    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
-    args = parser.parse_args()
-    results: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory() as scratch:
-        root = Path(scratch)
-        checkpoint = build_tiny_checkpoint(root / "tiny")
-        shape = (args.steps, args.queries, args.group, args.lr)
-        results["pixelpilot"] = measured(pixelpilot_run, args.threads, checkpoint, root / "pixelpilot", *shape)
-        if args.lora_r:
-            lora = {"lora": {"r": args.lora_r, "alpha": 2.0 * args.lora_r}}
-            lora_args = (checkpoint, root / "lora", *shape, lora)
-            results[f"pixelpilot LoRA r={args.lora_r}"] = measured(pixelpilot_run, args.threads, *lora_args)
-        if args.token_budget:
-            budget = (checkpoint, root / "budget", *shape, None, {"micro_batch_tokens": args.token_budget})
-            results[f"pixelpilot {args.token_budget}-token passes"] = measured(pixelpilot_run, args.threads, *budget)
-        results["trl"] = measured(trl_run, args.threads, checkpoint, root / "trl", *shape)
+DRIVERS = {
+    "sync": {"mode": "sync"},
+    "async": {"mode": "async"},
+    "async, 1 step off-policy": {"mode": "async", "off_policy_steps": 1},
+}
+"""The rollout drivers of the second table, as ``rollout`` keys (environments on threads for all)."""
+
+
+def driver_rows(args: argparse.Namespace, checkpoint: Path, root: Path) -> dict[str, dict[str, float]]:
+    """Each driver's run on the mix of fast and slow environments, one after the other."""
+    shape = (args.steps, args.queries, args.group, args.lr)
+    rows = {}
+    for name, keys in DRIVERS.items():
+        rollout = {**keys, "envs": {"backend": "threads"}}
+        variant = (None, None, rollout, args.env_delay, args.turns)
+        rows[name] = measured(pixelpilot_run, args.threads, checkpoint, root / name, *shape, *variant)
+    return rows
+
+
+def trainer_rows(args: argparse.Namespace, checkpoint: Path, root: Path) -> dict[str, dict[str, float]]:
+    """pixelpilot's step, its variants (LoRA, token budget) and TRL's, one after the other."""
+    shape = (args.steps, args.queries, args.group, args.lr)
+    rows = {"pixelpilot": measured(pixelpilot_run, args.threads, checkpoint, root / "pixelpilot", *shape)}
+    if args.lora_r:
+        lora = {"lora": {"r": args.lora_r, "alpha": 2.0 * args.lora_r}}
+        rows[f"pixelpilot LoRA r={args.lora_r}"] = measured(
+            pixelpilot_run, args.threads, checkpoint, root / "lora", *shape, lora
+        )
+    if args.token_budget:
+        budget = (checkpoint, root / "budget", *shape, None, {"micro_batch_tokens": args.token_budget})
+        rows[f"pixelpilot {args.token_budget}-token passes"] = measured(pixelpilot_run, args.threads, *budget)
+    rows["trl"] = measured(trl_run, args.threads, checkpoint, root / "trl", *shape)
+    return rows
+
+
+def trainer_table(args: argparse.Namespace, results: dict[str, dict[str, float]]) -> Table:
     table = Table(title=f"RL step, tiny Qwen3-VL, {args.queries} queries x {args.group} samples, CPU")
     columns = ("trainer", "tokens/s", "median step (s)", "tokens/step", "mean reward", "trained weights", "peak RSS")
     for column in columns:
@@ -251,9 +310,63 @@ def main() -> None:
             f"{summary['trained_weights']:,.0f}",
             f"{summary['peak_rss_mb']:.0f} MiB",
         )
-    Console().print(table)
+    return table
+
+
+def driver_table(args: argparse.Namespace, drivers: dict[str, dict[str, float]]) -> Table:
+    title = f"Rollout drivers: half the queries wait {args.env_delay:g} s per reset and step; up to {args.turns} turns"
+    table = Table(title=title)
+    columns = ("rollouts", "tokens/s", "median step (s)", "speed-up", "turns/episode", "policy lag", "peak RSS")
+    for column in columns:
+        table.add_column(column, justify="right")
+    base = drivers["sync"]["median_step_s"]
+    for name, summary in drivers.items():
+        table.add_row(
+            name,
+            f"{summary['tokens_per_s']:.0f}",
+            f"{summary['median_step_s']:.2f}",
+            f"{base / summary['median_step_s']:.2f}x",
+            f"{summary['turns_per_episode']:.2f}",
+            f"{summary['policy_lag']:.2f}",
+            f"{summary['peak_rss_mb']:.0f} MiB",
+        )
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--queries", type=int, default=4)
+    parser.add_argument("--group", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--lora-r", type=int, default=16, help="rank of the LoRA row's adapters (0: no LoRA row)")
+    parser.add_argument(
+        "--token-budget", type=int, default=4096, help="tokens per pass of the dynamic-batching row (0: no such row)"
+    )
+    parser.add_argument(
+        "--env-delay", type=float, default=0.5, help="seconds per reset and step of the slow envs (0: no driver rows)"
+    )
+    parser.add_argument("--turns", type=int, default=3, help="turns per episode at most, in the driver rows")
+    parser.add_argument("--only-drivers", action="store_true", help="run the driver rows alone")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = parser.parse_args()
+    results: dict[str, dict[str, float]] = {}
+    drivers: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        checkpoint = build_tiny_checkpoint(root / "tiny")
+        if args.env_delay:
+            drivers = driver_rows(args, checkpoint, root / "drivers")
+        if not args.only_drivers:
+            results = trainer_rows(args, checkpoint, root)
+    console = Console()
+    if results:
+        console.print(trainer_table(args, results))
+    if drivers:
+        console.print(driver_table(args, drivers))
     if args.json:
-        args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
+        args.json.write_text(json.dumps({**results, **drivers}, indent=1), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,11 @@ it pins Playwright 1.44, so it lives in a virtual environment beside pixelpilot'
 extra of it. Set it up once with ``bash bench/setup_browsergym.sh``; without it the table has no
 BrowserGym columns and says so.
 
-Run: ``python bench/web_env.py --runs 30``.
+Then 1, 2 and 4 environments step at once, each in a process of its own (as a vector env or a Ray
+pool runs them): every process resets, then all take ``--steps`` pointer moves together (moves end no
+episode), and the table gives the steps per second of all of them, for each side.
+
+Run: ``python bench/web_env.py --runs 30 --steps 40``.
 """
 
 from __future__ import annotations
@@ -23,7 +27,10 @@ import io
 import json
 import statistics
 import subprocess
+import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import gymnasium as gym
@@ -33,8 +40,8 @@ from rich.console import Console
 from rich.table import Table
 
 import pixelpilot  # noqa: F401  (registers the environment ids)
-from pixelpilot.envs.browser import CHROMIUM_ARGS, chromium_executable, shared_playwright
-from pixelpilot.envs.miniwob import DEVICE_SCALE_FACTOR, START_EPISODE_JS, TASK_AREA, MiniWoBTask
+from pixelpilot.envs.web.browser import CHROMIUM_ARGS, chromium_executable, shared_playwright
+from pixelpilot.envs.web.miniwob.suite import DEVICE_SCALE_FACTOR, START_EPISODE_JS, TASK_AREA, MiniWoBTask
 
 TASK = "click-button"
 _TARGET_JS = """() => {
@@ -118,15 +125,98 @@ def browsergym_times(runs: int, python: Path) -> dict[str, list[float]]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@contextmanager
+def _mover(side: str) -> Iterator[Callable[[int], object]]:
+    """A started episode of side, as the function that takes its i-th pointer move."""
+    if side == "pixelpilot":
+        env = gym.make(f"pixelpilot/miniwob-{TASK}-v0")
+        try:
+            env.reset(seed=0)
+            yield lambda i: env.step({"action": "mouse_move", "coordinate": [250 + 500 * (i % 2), 500]})
+        finally:
+            env.close()
+        return
+    with shared_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_executable(), args=list(CHROMIUM_ARGS))
+        try:
+            width, height = TASK_AREA
+            context = browser.new_context(
+                viewport={"width": width, "height": height}, device_scale_factor=DEVICE_SCALE_FACTOR
+            )
+            page = context.new_page()
+            page.goto(MiniWoBTask(name=TASK).url)
+            page.evaluate(START_EPISODE_JS, [0, "train"])
+
+            def move(i: int) -> None:
+                page.mouse.move(40 + 80 * (i % 2), 105)
+                _decode(page.screenshot())
+
+            yield move
+        finally:
+            browser.close()
+
+
+def throughput_worker(side: str, steps: int) -> None:
+    """One of several environments stepping at once: ready, wait for the go on stdin, time the steps."""
+    with _mover(side) as move:
+        print("ready", flush=True)
+        input()
+        start = time.perf_counter()
+        for i in range(steps):
+            move(i)
+        print(json.dumps({"seconds": time.perf_counter() - start}), flush=True)
+
+
+def steps_per_second(commands: list[list[str]], steps: int) -> float:
+    """Start every command, let them all step at once when each is ready, and count all their steps."""
+    workers = [subprocess.Popen(c, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for c in commands]
+    try:
+        for worker in workers:
+            assert worker.stdout is not None
+            while worker.stdout.readline().strip() != "ready":
+                if worker.poll() is not None:
+                    raise RuntimeError(f"{commands[0]} exited before it was ready")
+        for worker in workers:
+            assert worker.stdin is not None
+            worker.stdin.write("go\n")
+            worker.stdin.flush()
+        seconds = [json.loads(worker.stdout.readline())["seconds"] for worker in workers]  # type: ignore[union-attr]
+    finally:
+        for worker in workers:
+            worker.wait(timeout=120)
+    return len(commands) * steps / max(seconds)
+
+
+def parallel(counts: tuple[int, ...], steps: int, browsergym_python: Path | None) -> dict[str, dict[int, float]]:
+    """Steps per second of 1, 2, 4 ... environments at once, for each side."""
+    import miniwob
+
+    this = [sys.executable, __file__, "--steps", str(steps), "--worker"]
+    sides = {"pixelpilot": [*this, "pixelpilot"], "raw": [*this, "raw"]}
+    if browsergym_python is not None:
+        html = Path(miniwob.__file__).parent / "html" / "miniwob"
+        side = [str(browsergym_python), str(Path(__file__).with_name("browsergym_side.py"))]
+        sides["browsergym"] = [*side, "--miniwob-html", str(html), "--chromium", chromium_executable()]
+        sides["browsergym"] += ["--throughput", str(steps)]
+    return {name: {n: steps_per_second([command] * n, steps) for n in counts} for name, command in sides.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--steps", type=int, default=40, help="pointer moves per environment in the parallel table")
+    parser.add_argument("--parallel", type=int, nargs="+", default=(1, 2, 4), help="environments at once")
     parser.add_argument("--browsergym-python", type=Path, default=BROWSERGYM_PYTHON)
+    parser.add_argument("--worker", choices=("pixelpilot", "raw"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        throughput_worker(args.worker, args.steps)
+        return
     console = Console()
     times = run(args.runs)
-    if args.browsergym_python.exists():
-        times["browsergym"] = browsergym_times(args.runs, args.browsergym_python)
+    browsergym = args.browsergym_python if args.browsergym_python.exists() else None
+    if browsergym is not None:
+        times["browsergym"] = browsergym_times(args.runs, browsergym)
     else:
         console.print(f"no BrowserGym column: {args.browsergym_python} is missing (bash bench/setup_browsergym.sh)")
     table = Table(title=f"WebEnv vs raw Playwright and BrowserGym on MiniWoB {TASK} ({args.runs} runs, ms)")
@@ -145,6 +235,20 @@ def main() -> None:
         if "browsergym" in stats:
             ratios.append(f"{stats['browsergym'][0] / stats['pixelpilot'][0]:.1f}x")
         table.add_row(phase, *cells, *ratios)
+    console.print(table)
+    rates = parallel(tuple(args.parallel), args.steps, browsergym)
+    table = Table(title=f"Environments stepping at once: steps per second of all of them ({args.steps} moves each)")
+    table.add_column("environments", justify="right")
+    for side in rates:
+        table.add_column(side, justify="right")
+    table.add_column("pixelpilot / raw", justify="right")
+    if "browsergym" in rates:
+        table.add_column("pixelpilot / browsergym", justify="right")
+    for n in args.parallel:
+        ratios = [f"{rates['pixelpilot'][n] / rates['raw'][n]:.2f}x"]
+        if "browsergym" in rates:
+            ratios.append(f"{rates['pixelpilot'][n] / rates['browsergym'][n]:.1f}x")
+        table.add_row(str(n), *(f"{rates[side][n]:.1f}" for side in rates), *ratios)
     console.print(table)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pixelpilot.envs.registration import register_envs
+from pixelpilot.envs.core.registry import register_envs
 
 __version__ = "0.1.0"
 register_envs()

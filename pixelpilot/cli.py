@@ -13,6 +13,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from pixelpilot.agent.prompt import HISTORY_LAYOUTS
+from pixelpilot.tools.base import PROMPT_STYLES
+
 console = Console()
 CHECK_HELP = "only check the config and every environment, file and path it names (seconds), then exit"
 CHANGE_HELP = "resume even though the config changed since the run started, applying the new values"
@@ -20,17 +23,17 @@ OVERRIDE_HELP = "config values to override, read as YAML: steps=10 optim.lr=1e-4
 
 
 def _cmd_envs(args: argparse.Namespace) -> int:
-    from pixelpilot.envs.registration import registered_envs
+    from pixelpilot.envs.core.registry import registered_envs
 
     table = Table(title="pixelpilot environments")
-    table.add_column("environment id")
+    table.add_column("environment id", no_wrap=True)
     table.add_column("suite")
     table.add_column("oracle")
     count = 0
-    for env_id, suite, has_oracle in registered_envs():
+    for env_id, suite, has_oracle, unsolved in registered_envs():
         if args.suite and suite != args.suite:
             continue
-        table.add_row(env_id, suite, "yes" if has_oracle else "")
+        table.add_row(env_id, suite, "yes" if has_oracle else f"no: {unsolved}" if unsolved else "")
         count += 1
     console.print(table)
     console.print(f"{count} environment(s)")
@@ -39,10 +42,11 @@ def _cmd_envs(args: argparse.Namespace) -> int:
 
 def _cmd_tiny_checkpoint(args: argparse.Namespace) -> int:
     from pixelpilot.agent.prompt import gui_system_texts
-    from pixelpilot.model.tiny import build_tiny_checkpoint
+    from pixelpilot.model.tiny import SIZES, build_tiny_checkpoint
 
-    # nano is trained: its tokenizer learns the system prompts it will read on every turn.
-    corpus = gui_system_texts() if args.size == "nano" else ()
+    # nano is trained, on its prompt style: its tokenizer learns the system prompts it will read on every turn.
+    style = SIZES[args.size].prompt_style
+    corpus = gui_system_texts(style) if style else ()
     with console.status(f"building the {args.size} Qwen3-VL{' MoE' if args.moe else ''} checkpoint"):
         path = build_tiny_checkpoint(args.dir, moe=args.moe, seed=args.seed, size=args.size, corpus=corpus)
     console.print(f"{args.size} checkpoint written to [bold]{path}[/] (load it with --model hf:{path})")
@@ -51,7 +55,7 @@ def _cmd_tiny_checkpoint(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from pixelpilot.agent import Agent
-    from pixelpilot.agent.live import LiveView
+    from pixelpilot.agent.live import LiveView, ReportWriter
     from pixelpilot.model import load_model
 
     env = _run_env(args)  # cheap (nothing starts before reset), and its errors come before the model loads
@@ -61,7 +65,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except BaseException:
         env.close()
         raise
-    agent = Agent(model, max_steps=args.max_steps, approve=_approver(args))
+    agent = Agent(
+        model,
+        max_steps=args.max_steps,
+        approve=_approver(args),
+        prompt_style=args.prompt_style,
+        history_layout=args.history_layout,
+    )
     out = Path(args.out)
     title = args.env or args.url or "desktop"
     successes = 0
@@ -69,11 +79,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         for episode in range(args.episodes):
             seed = args.seed + episode
             console.rule(f"{title}  seed {seed}")
-            with LiveView(console, spinner=not args.confirm) as view:
-                trajectory = agent.run(env, seed=seed, callbacks=[view])
             directory = out if args.episodes == 1 else out / f"episode-{episode:03d}"
+            report = directory / "report.html"
+            watchers = [ReportWriter(report, open_browser=True)] if args.watch else []
+            if args.watch:
+                console.print(f"watching: {report.resolve().as_uri()}", soft_wrap=True)
+            with LiveView(console, spinner=not args.confirm) as view:
+                trajectory = agent.run(env, seed=seed, callbacks=[view, *watchers])
             trajectory.save(directory)
-            report = trajectory.to_html(directory / "report.html")
+            trajectory.to_html(report)
             successes += int(trajectory.success)
             console.print(
                 f"reward {trajectory.reward:g}  success {trajectory.success}  steps {len(trajectory.steps)}  "
@@ -110,20 +124,36 @@ def _run_env(args: argparse.Namespace) -> Any:
     import pixelpilot  # noqa: F401  (registers the environment ids)
     from pixelpilot.errors import ConfigError
 
+    browser_flags = [flag for flag, dest in BROWSER_FLAGS.items() if getattr(args, dest)]
+    if browser_flags and not args.url:
+        raise ConfigError(f"{', '.join(browser_flags)}: browser options, for --url runs only")
     if args.env:
         return gym.make(args.env)
     if not args.task:
         raise ConfigError(f"{'--url' if args.url else '--desktop'} needs --task: the instruction the agent is given")
     if args.desktop:
-        from pixelpilot.envs.desktop import DesktopEnv
-        from pixelpilot.envs.desktop_tasks import InstructionTask
+        from pixelpilot.envs.desktop.env import DesktopEnv
+        from pixelpilot.envs.desktop.tasks import InstructionTask
 
         task = InstructionTask(instruction=args.task, argv=tuple(shlex.split(args.app or "")))
-        return DesktopEnv(task, screen_size=tuple(args.viewport))
+        return DesktopEnv(task, screen_size=tuple(args.viewport or (1280, 800)))
     from pixelpilot.envs import URLTask, WebEnv
 
-    task = URLTask(url=args.url, instruction=args.task, allowed_origins=tuple(args.allow) if args.allow else None)
-    return WebEnv(task, viewport=tuple(args.viewport))
+    task = URLTask(url=args.url, instruction=args.task)
+    return WebEnv(
+        task,
+        allowed_origins=(*task.origins(), *(args.allow or ())),  # --allow adds to the page's own origin
+        viewport=tuple(args.viewport) if args.viewport else None,
+        device=args.device,
+        headless=not (args.headed or args.show),
+        show=args.show,
+        user_data_dir=args.profile,
+        storage_state=args.storage_state,
+        save_storage_state=args.save_storage_state,
+        cdp_url=args.cdp,
+        cdp_default_context=args.cdp_default_context,
+        downloads_path=args.downloads,
+    )
 
 
 def _cmd_view(args: argparse.Namespace) -> int:
@@ -252,6 +282,51 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+BROWSER_FLAGS = {
+    "--device": "device",
+    "--headed": "headed",
+    "--show": "show",
+    "--profile": "profile",
+    "--storage-state": "storage_state",
+    "--save-storage-state": "save_storage_state",
+    "--cdp": "cdp",
+    "--cdp-default-context": "cdp_default_context",
+    "--downloads": "downloads",
+}
+"""The options of ``pixelpilot run --url``'s browser, by flag and argparse destination."""
+
+
+def _add_browser_flags(run: argparse.ArgumentParser) -> None:
+    from pixelpilot.envs.web.devices import DEVICES
+
+    run.add_argument(
+        "--device", choices=tuple(DEVICES), help="with --url: screen preset (desktop 1280x800, laptop 1440x900, phone)"
+    )
+    run.add_argument(
+        "--headed", action="store_true", help="with --url: a headed browser, on a private Xvfb unless --show"
+    )
+    run.add_argument("--show", action="store_true", help="with --url: show the browser window on your display")
+    run.add_argument(
+        "--profile", metavar="DIR", help="with --url: a persistent browser profile; logins and cookies survive runs"
+    )
+    run.add_argument(
+        "--storage-state", metavar="FILE", help="with --url: start from cookies and storage saved by Playwright"
+    )
+    run.add_argument(
+        "--save-storage-state", metavar="FILE", help="with --url: save cookies and storage there when the run ends"
+    )
+    run.add_argument(
+        "--cdp",
+        metavar="URL",
+        help="with --url: attach to a running Chrome started with --remote-debugging-port (it stays open), "
+        "e.g. http://127.0.0.1:9222",
+    )
+    run.add_argument(
+        "--cdp-default-context", action="store_true", help="with --cdp: use that browser's own session, not a new one"
+    )
+    run.add_argument("--downloads", metavar="DIR", help="with --url: save downloaded files there")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pixelpilot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -264,12 +339,27 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--task", help="with --url/--desktop: the instruction; the run ends on terminate or answer")
     run.add_argument("--app", help="with --desktop: a program to start first, e.g. mousepad or 'xterm -fs 14'")
     run.add_argument(
-        "--allow", action="append", help="with --url: another origin the page may load from (default: its own only)"
+        "--allow",
+        action="append",
+        help="with --url: another origin the page may load from, or its subdomains as https://*.example.com "
+        "(default: the page's own origin only)",
     )
     run.add_argument(
-        "--viewport", type=int, nargs=2, default=(1280, 800), metavar=("WIDTH", "HEIGHT"), help="page or screen size"
+        "--viewport", type=int, nargs=2, metavar=("WIDTH", "HEIGHT"), help="page or screen size (default 1280 800)"
     )
+    _add_browser_flags(run)
     run.add_argument("--model", required=True, help="nano, random, hf:DIR, openai:URL#NAME or vllm:NAME")
+    run.add_argument(
+        "--prompt-style",
+        choices=PROMPT_STYLES,
+        help="qwen: Qwen's own prompt, word for word; pixelpilot: nano's (default: the checkpoint's, else qwen)",
+    )
+    run.add_argument(
+        "--history-layout",
+        choices=HISTORY_LAYOUTS,
+        default="chat",
+        help="chat: every turn with its screenshots; cookbook: Qwen's one user turn with the task progress",
+    )
     run.add_argument("--confirm", action="store_true", help="ask on the terminal before every action (y/n/q)")
     run.add_argument(
         "--deny-text", action="append", metavar="PATTERN", help="refuse clicks on elements whose text matches (web)"
@@ -279,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--episodes", type=int, default=1)
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--out", default="runs/latest", help="directory for the trajectory and report.html")
+    run.add_argument(
+        "--watch", action="store_true", help="open report.html in a browser now; it shows each step as it happens"
+    )
     run.set_defaults(func=_cmd_run)
 
     ev = sub.add_parser("eval", help="held-out success of a model on tasks x seeds: results.jsonl, index.html, a plot")

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from support import free_port
 
-from pixelpilot.envs.browser import live_processes
+from pixelpilot.envs.web.browser import live_processes
 
 
 @dataclass

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pixelpilot.envs.actions import ComputerAction, parse_action
+from pixelpilot.envs.core.actions import ComputerAction, parse_action
 
 VISION_TOKENS = ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>")
 

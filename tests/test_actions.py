@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pixelpilot.envs.actions import (
+from pixelpilot.envs.core.actions import (
     COMPUTER_ACTIONS,
     MOBILE_ACTIONS,
     ComputerAction,
@@ -14,7 +14,7 @@ from pixelpilot.envs.actions import (
     to_grid,
     to_pixels,
 )
-from pixelpilot.envs.toolcall import ToolCall
+from pixelpilot.envs.core.toolcall import ToolCall
 from pixelpilot.errors import ActionError
 
 VALID_COMPUTER = {

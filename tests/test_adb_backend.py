@@ -9,7 +9,6 @@ import time
 
 import pytest
 
-from pixelpilot.envs.actions import MobileAction
 from pixelpilot.envs.android import InstructionTask
 from pixelpilot.envs.android.adb import (
     AdbDevice,
@@ -32,6 +31,7 @@ from pixelpilot.envs.android.adb import (
 )
 from pixelpilot.envs.android.env import AndroidEnv
 from pixelpilot.envs.android.keys import android_key
+from pixelpilot.envs.core.actions import MobileAction
 from pixelpilot.errors import ActionError, EnvError
 
 P = adb_prefix("adb", "emulator-5554")

@@ -16,7 +16,7 @@ import pytest
 from test_agent_loop import ButtonEnv
 
 from pixelpilot.agent import Episode, parse_response
-from pixelpilot.envs.toolcall import ToolCall
+from pixelpilot.envs.core.toolcall import ToolCall
 from pixelpilot.model.base import Generation
 from pixelpilot.tools import image_zoom_in_tool
 

@@ -19,8 +19,8 @@ from gymnasium import spaces
 from PIL import Image, ImageDraw
 from rich.console import Console
 
-from pixelpilot.agent import Agent, Episode, LiveView, Step, Trajectory
-from pixelpilot.envs.actions import GRID, parse_action, to_pixels
+from pixelpilot.agent import Agent, Callback, Episode, LiveView, Step, Trajectory
+from pixelpilot.envs.core.actions import GRID, parse_action, to_pixels
 from pixelpilot.errors import ActionError, ModelError
 from pixelpilot.model.base import ChatModel, Conversation, Generation, SamplingParams
 from pixelpilot.tools import ToolResult, image_zoom_in_tool
@@ -141,7 +141,7 @@ class ScriptedModel(ChatModel):
         return out
 
 
-class Recorder:
+class Recorder(Callback):
     def __init__(self) -> None:
         self.steps: list[Step] = []
         self.ended: list[Trajectory] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pixelpilot.agent.parser import parse_response, split_thought
-from pixelpilot.envs.toolcall import ToolCall, extract_tool_calls
+from pixelpilot.envs.core.toolcall import ToolCall, extract_tool_calls
 
 CLICK = (
     '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [500, 300]}}'

@@ -16,12 +16,10 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from pixelpilot.envs.android import android_task, env_id, register_android_envs
+from pixelpilot.envs.android import android_task, env_id
 from pixelpilot.envs.android.env import AndroidEnv
-from pixelpilot.envs.browser import MARKER_SWITCH
-from pixelpilot.envs.toolcall import ToolCall
-
-register_android_envs()  # idempotent; `import pixelpilot` does it too once the suite is wired in
+from pixelpilot.envs.core.toolcall import ToolCall
+from pixelpilot.envs.web.browser import MARKER_SWITCH
 
 
 def call(**arguments: Any) -> str:

@@ -12,19 +12,17 @@ import gymnasium as gym
 import pytest
 from support import ORACLE_SEEDS
 
-from pixelpilot.envs.actions import MobileAction, parse_action
-from pixelpilot.envs.android import android_task, android_tasks, env_id, random_world, register_android_envs
+from pixelpilot.envs.android import android_task, android_tasks, env_id, random_world
 from pixelpilot.envs.android.env import AndroidEnv
 from pixelpilot.envs.android.oracle import PhoneScreen
-from pixelpilot.envs.android.tasks import SUITE, names_date, times_in
-from pixelpilot.envs.registration import registered_envs
+from pixelpilot.envs.android.tasks import ANDROID, names_date, times_in
+from pixelpilot.envs.core.actions import MobileAction, parse_action
+from pixelpilot.envs.core.registry import registered_envs
 
 SEEDS = ORACLE_SEEDS
 MAX_STEPS = 30
 OPTIONS = {"device_scale_factor": 1.0}
 """Oracles read the layout, not pixels; 360x780 screenshots keep the sweep short (grid points are the same)."""
-
-register_android_envs()
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +43,7 @@ def _env(envs: dict[str, AndroidEnv], task: str) -> AndroidEnv:
 
 
 def test_suite_is_registered_with_oracles() -> None:
-    entries = {entry.env_id: entry for entry in registered_envs() if entry.suite == SUITE}
+    entries = {entry.env_id: entry for entry in registered_envs() if entry.suite == ANDROID.name}
     assert len(android_tasks()) >= 20
     assert set(entries) == {env_id(task) for task in android_tasks()}
     assert all(entry.has_oracle for entry in entries.values())

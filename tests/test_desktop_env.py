@@ -21,16 +21,16 @@ from pydantic import PrivateAttr
 from Xlib import display as xlib_display
 
 from pixelpilot.agent import Trajectory
-from pixelpilot.envs.actions import ComputerAction
-from pixelpilot.envs.desktop import AppHandle, Desktop, DesktopEnv
-from pixelpilot.envs.desktop_tasks import DesktopTask, register_desktop_envs
-from pixelpilot.envs.tasks import TaskStatus
-from pixelpilot.envs.xserver import DamageWatch, XDisplay, XServer, marked_processes
+from pixelpilot.envs.core.actions import ComputerAction
+from pixelpilot.envs.core.task import TaskStatus
+from pixelpilot.envs.desktop.env import AppHandle, Desktop, DesktopEnv
+from pixelpilot.envs.desktop.tasks import DesktopTask
+from pixelpilot.envs.desktop.xserver import DamageWatch, XDisplay, XServer, marked_processes
 from pixelpilot.errors import EnvError
 
 
 class RecorderTask(DesktopTask):
-    """Opens the input recorder; typing "done" into its entry ends the episode with success."""
+    """Opens the input recorder; typing "done" into its entry (or answering "done") ends the episode with success."""
 
     name: str = "recorder"
     _app: AppHandle | None = PrivateAttr(default=None)
@@ -39,7 +39,9 @@ class RecorderTask(DesktopTask):
         self._app = desktop.start_app("recorder", {"position": [40, 30]})
         return "Type done."
 
-    def validate(self, desktop: Desktop) -> TaskStatus:
+    def validate(self, desktop: Desktop, answer: str | None = None) -> TaskStatus:
+        if answer is not None:
+            return TaskStatus(float(answer == "done"), True, f"answered {answer}")
         done = self.app.state().get("text") == "done"
         return TaskStatus(float(done), done, "typed done" if done else "")
 
@@ -91,7 +93,7 @@ class AnimatorTask(DesktopTask):
         self._canvas = (x, y, width, height)
         return "Click the canvas."
 
-    def validate(self, desktop: Desktop) -> TaskStatus:
+    def validate(self, desktop: Desktop, answer: str | None = None) -> TaskStatus:
         return TaskStatus(0.0, False, "")
 
     @property
@@ -261,10 +263,53 @@ def test_wait_answer_and_terminate(env: DesktopEnv, recorder: AppHandle) -> None
     _, reward, terminated, _, info = env.step(call(action="wait", time=0.3))
     assert time.monotonic() - started >= 0.3 and not terminated and "action_error" not in info
     _, reward, terminated, _, info = env.step(call(action="answer", text="forty-two"))
-    assert terminated and reward == 0.0 and info["answer"] == "forty-two" and env.desktop.answer == "forty-two"
+    assert terminated and reward == 0.0 and info["answer"] == "forty-two" and info["message"] == "answered forty-two"
     env.reset(seed=1)
+    _, reward, terminated, _, info = env.step(call(action="answer", text="done"))  # the task reads the answer
+    assert terminated and reward == 1.0 and info["success"] is True
+    env.reset(seed=2)
     _, reward, terminated, _, info = env.step(ComputerAction(action="terminate", status="failure"))
     assert terminated and info["status"] == "failure" and info["success"] is False
+
+
+def test_keys_typed_right_after_a_click_reach_the_box_it_focused_even_with_no_quiet_window(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The window manager holds every click until it has handled it; keys sent meanwhile would go astray.
+
+    Pausing the manager (SIGSTOP) for the click makes the race certain: without the wait for the
+    release, the keys reach the window before the click that focuses its entry, and the entry stays empty.
+    """
+    environment = DesktopEnv(RecorderTask(), screen_size=(640, 480), settle_quiet_s=0.0, settle_timeout_s=2.0)
+    try:
+        for episode in range(3):
+            environment.reset(seed=episode)
+            app = environment.task.app  # type: ignore[attr-defined]
+            manager = environment.server.window_manager_pid  # type: ignore[union-attr]
+            x, y, width, height = app.widget("entry")
+            entry = grid(environment, x + width / 2, y + height / 2)
+            os.kill(manager, signal.SIGSTOP)
+            resume = threading.Timer(0.2, os.kill, (manager, signal.SIGCONT))
+            resume.start()
+            try:
+                environment.step({"action": "left_click", "coordinate": entry})
+                _, reward, _, _, info = environment.step({"action": "type", "text": "done"})
+            finally:
+                resume.join()
+            assert (reward, info["message"]) == (1.0, "typed done"), app.state()
+        environment.reset(seed=0)
+        manager = environment.server.window_manager_pid  # type: ignore[union-attr]
+        os.kill(manager, signal.SIGSTOP)
+        try:
+            caplog.set_level(logging.WARNING, logger="pixelpilot.envs.desktop.env")
+            _, _, _, truncated, info = environment.step({"action": "left_click", "coordinate": [500, 500]})
+        finally:
+            os.kill(manager, signal.SIGCONT)
+        assert not truncated and "action_error" not in info  # a stuck manager is reported, not waited for forever
+        assert "has not let the click through" in caplog.text
+    finally:
+        environment.close()
+    assert marked_processes(environment.marker) == []
 
 
 @pytest.mark.parametrize(
@@ -369,7 +414,6 @@ def test_fifty_episodes_and_crashed_apps_leave_no_process_behind() -> None:
 
 
 def test_each_vector_sub_environment_has_its_own_display() -> None:
-    register_desktop_envs()
     envs = gym.vector.AsyncVectorEnv(
         [lambda: gym.make("pixelpilot/desktop-notes-type-v0", screen_size=(640, 480)) for _ in range(2)]
     )
@@ -439,7 +483,7 @@ def test_a_step_waits_for_a_program_that_answers_late_and_keeps_drawing(
     """The screenshot shows the animation's last frame, on a display with DAMAGE and on one without it."""
     server = XServer(size=(640, 480), server_args=() if damage else ("-extension", "DAMAGE"))
     display = server.start()
-    caplog.set_level(logging.WARNING, logger="pixelpilot.envs.desktop")
+    caplog.set_level(logging.WARNING, logger="pixelpilot.envs.desktop.env")
     environment = DesktopEnv(
         AnimatorTask(),
         display=display.name,

@@ -13,9 +13,9 @@ import gymnasium as gym
 import pytest
 from support import ORACLE_SEEDS, solve_with_oracle
 
-from pixelpilot.envs.desktop_tasks import SUITE, TASKS, desktop_task, desktop_tasks, env_id, register_desktop_envs
-from pixelpilot.envs.registration import registered_envs
-from pixelpilot.envs.xserver import marked_processes
+from pixelpilot.envs.core.registry import registered_envs
+from pixelpilot.envs.desktop.tasks import DESKTOP, TASKS, desktop_task, desktop_tasks, env_id
+from pixelpilot.envs.desktop.xserver import marked_processes
 
 SEEDS = ORACLE_SEEDS
 MAX_STEPS = 40
@@ -24,7 +24,6 @@ MAX_STEPS = 40
 @pytest.fixture(scope="module")
 def envs() -> Iterator[dict[str, gym.Env]]:
     """Environments by task, each reused across its seeds (starting the X server costs most)."""
-    register_desktop_envs()
     made: dict[str, gym.Env] = {}
     yield made
     for env in made.values():
@@ -43,11 +42,10 @@ def _env(envs: dict[str, gym.Env], task: str) -> gym.Env:
 
 
 def test_suite_is_registered_with_oracles() -> None:
-    register_desktop_envs()
-    entries = {entry.env_id: entry for entry in registered_envs() if entry.suite == SUITE}
+    entries = {entry.env_id: entry for entry in registered_envs() if entry.suite == DESKTOP.name}
     assert len(desktop_tasks()) >= 15 and set(entries) == {env_id(task) for task in desktop_tasks()}
     assert all(entry.has_oracle for entry in entries.values())
-    assert gym.spec(env_id("form-fill")).entry_point == "pixelpilot.envs.desktop:make_desktop_env"
+    assert gym.spec(env_id("form-fill")).entry_point == "pixelpilot.envs.desktop.env:make_desktop_env"
     programs = {program for task in TASKS.values() for program in task.programs}
     assert {"xterm", "mousepad", "pcmanfm", "galculator"} <= programs  # real Debian programs, not only ours
     with pytest.raises(ValueError, match="unknown desktop task"):

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from pixelpilot.cli import main
-from pixelpilot.envs.browser import CHROMIUM_ARGS, chromium_executable, shared_playwright
+from pixelpilot.envs.web.browser import CHROMIUM_ARGS, chromium_executable, shared_playwright
 from pixelpilot.rl.eval_run import read_results, run_eval
 from pixelpilot.rl.evaluation import EpisodeResult, summarize, wilson_interval
 

@@ -11,12 +11,12 @@ from Xlib import XK
 from Xlib import display as xlib_display
 
 from pixelpilot.envs import URLTask, WebEnv
-from pixelpilot.envs.desktop import AppHandle, Desktop, DesktopEnv, x_keysym
-from pixelpilot.envs.desktop_tasks import DesktopTask
-from pixelpilot.envs.keys import FUNCTION_KEYS, NAMED_KEYS, key_name, parse_combo, typing_keys
-from pixelpilot.envs.tasks import TaskStatus
-from pixelpilot.envs.web import playwright_keys
-from pixelpilot.envs.xserver import Keyboard, XDisplay, XServer, chunks_for
+from pixelpilot.envs.core.keys import FUNCTION_KEYS, NAMED_KEYS, key_name, parse_combo, typing_keys
+from pixelpilot.envs.core.task import TaskStatus
+from pixelpilot.envs.desktop.env import AppHandle, Desktop, DesktopEnv, x_keysym
+from pixelpilot.envs.desktop.tasks import DesktopTask
+from pixelpilot.envs.desktop.xserver import Keyboard, XDisplay, XServer, chunks_for
+from pixelpilot.envs.web.env import playwright_keys
 from pixelpilot.errors import ActionError, EnvError
 
 if TYPE_CHECKING:
@@ -178,7 +178,7 @@ class RecorderTask(DesktopTask):
         self._app = desktop.start_app("recorder", {"position": [40, 30]})
         return "Press keys."
 
-    def validate(self, desktop: Desktop) -> TaskStatus:
+    def validate(self, desktop: Desktop, answer: str | None = None) -> TaskStatus:
         return TaskStatus(0.0, False)
 
     @property

@@ -13,9 +13,9 @@ from gymnasium.utils.env_checker import check_env
 
 import pixelpilot  # noqa: F401  (registers the environment ids)
 from pixelpilot.envs import MiniWoBTask, WebEnv, miniwob_tasks
-from pixelpilot.envs.miniwob import miniwob_html_dir
-from pixelpilot.envs.miniwob_oracles import ORACLES
-from pixelpilot.envs.registration import registered_envs
+from pixelpilot.envs.core.registry import registered_envs
+from pixelpilot.envs.web.miniwob.oracles import ORACLES
+from pixelpilot.envs.web.miniwob.suite import miniwob_html_dir
 
 CLICK_BUTTON = "pixelpilot/miniwob-click-button-v0"
 _TARGET_JS = """(wanted) => {

@@ -30,10 +30,11 @@ HELD_OUT_FLOORS = {"click-tab": 0.9, "enter-text": 0.5}
 
 
 def test_untrained_nano_reads_a_miniwob_screen_at_its_budget(tmp_path: Path) -> None:
-    path = build_tiny_checkpoint(tmp_path / "nano", size="nano", corpus=gui_system_texts())
+    path = build_tiny_checkpoint(tmp_path / "nano", size="nano", corpus=gui_system_texts("pixelpilot"))
     model = load_model(f"hf:{path}")
     try:
         assert model.default_sampling.temperature == 0.0  # nano decodes greedily unless told otherwise
+        assert model.prompt_style == "pixelpilot"  # and is prompted in the wording it is trained on
         config = model.model.config
         assert (config.text_config.hidden_size, config.text_config.num_hidden_layers) == (NANO.hidden, NANO.layers)
         assert config.vision_config.depth == NANO.vision_depth and config.vision_config.spatial_merge_size == 2
@@ -50,7 +51,7 @@ def test_untrained_nano_reads_a_miniwob_screen_at_its_budget(tmp_path: Path) -> 
         # The 480x630 screenshot at the nano budget: 256x352 pixels, 8x11 merged tokens (docs/nano.md).
         assert images[0].size == (480, 630) and image_tokens == 88
         # Its tokenizer learned the system prompt it reads on every turn: a few long tokens, not 700 short ones.
-        system = model.tokenizer.encode(gui_system_texts()[0], add_special_tokens=False)
+        system = model.tokenizer.encode(gui_system_texts("pixelpilot")[0], add_special_tokens=False)
         assert len(system) < 200 and len(ids) < 320
         coordinate = model.tokenizer.encode("[125, 402]", add_special_tokens=False)
         assert [model.tokenizer.decode([t]) for t in coordinate][1:4] == ["1", "2", "5"]  # digit by digit
@@ -74,6 +75,7 @@ def test_train_nano_script_runs_every_stage_at_reduced_size(tmp_path: Path) -> N
     model = load_model(f"hf:{ship}")
     try:
         assert model.default_sampling.temperature == 0.0
+        assert model.prompt_style == "pixelpilot"  # named by the base, carried through SFT, RL and export
     finally:
         model.close()
 

@@ -98,11 +98,17 @@ def local_ray() -> None:
 
 @pytest.fixture(scope="module")
 def gate() -> Iterator[tuple[str, threading.Event]]:
-    """A page whose button fetches /gate, which answers only once the test opens the gate."""
+    """A page whose button asks /gate, which answers only once the test opens the gate.
+
+    The request is synchronous: the click is not handled, so the step cannot end, until the gate
+    opens, however slowly the page or the machine runs (an asynchronous fetch that had not started
+    when the step's settle looked would let the step end early).
+    """
     opened = threading.Event()
     page = (
         b"<html><body style='margin:0'><button style='position:fixed;inset:0;width:100%;height:100%'"
-        b" onclick=\"fetch('/gate').then(() => { document.body.dataset.done = '1'; })\">Go</button></body></html>"
+        b" onclick=\"const r = new XMLHttpRequest(); r.open('GET', '/gate', false); r.send();"
+        b" document.body.dataset.done = '1';\">Go</button></body></html>"
     )
 
     class Handler(http.server.BaseHTTPRequestHandler):

@@ -56,12 +56,12 @@ def local_ray() -> Iterator[None]:
 
 
 def rollout(
-    envs: Any, processor: Any, queries: list[Query], group: int, seed: int, **agent: Any
+    envs: Any, processor: Any, queries: list[Query], group: int, seed: int, mode: str = "sync", **agent: Any
 ) -> list[EpisodeRecord]:
     options = {"max_steps": 3, "max_failures": 3, "role_prompt": ROLE, **agent}
     policy = Agent(RandomClickModel(processor.tokenizer), **options)
     encoder = lambda conversation: encode_prompt(processor, conversation)[0]  # noqa: E731
-    return collect_rollouts(policy, queries, group, envs, sampling_seed=seed, encoder=encoder)
+    return collect_rollouts(policy, queries, group, envs, sampling_seed=seed, encoder=encoder, mode=mode)
 
 
 def played(record: EpisodeRecord) -> dict[str, Any]:
@@ -88,9 +88,9 @@ class Watching(RayEnvs):
         super().__init__(**options)
         self.in_flight: list[int] = []
 
-    def recv(self) -> list[tuple[Any, Any]]:
+    def recv(self, timeout: float | None = None) -> list[tuple[Any, Any]]:
         self.in_flight.append(sum(len(pool.pending) for pool in self.pools))
-        return super().recv()
+        return super().recv(timeout)
 
 
 def test_ray_rollouts_play_the_episodes_of_local_ones(local_ray: None, processor: Any, tmp_path: Path) -> None:
@@ -112,8 +112,12 @@ def test_ray_rollouts_play_the_episodes_of_local_ones(local_ray: None, processor
         assert remote.in_flight[0] == 6 and max(remote.in_flight) == 6
         again = [played(r) for r in rollout(remote, processor, queries, 3, seed=11)]
         assert len(remote.pools) == 1, "the second rollout reuses the idle environments"
+        # Per episode, whatever arrives first plays on: other batches, other samples, the same bookkeeping.
+        driven = rollout(remote, processor, queries, 3, seed=11, mode="async")
     assert got == expected
     assert again == expected
+    assert [(r.query, r.sample) for r in driven] == [(q, s) for q in queries for s in range(3)]
+    assert all(r.trajectory.end_reason and len(r.turns) == len(r.trajectory.steps) for r in driven)
     assert any(len(r["calls"][0]) == 2 for r in expected), "turns with two env steps were played"
     assert {r["end"][0] for r in expected} >= {"env_terminated"}
 

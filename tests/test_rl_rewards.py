@@ -7,7 +7,7 @@ import torch
 from pydantic import ValidationError
 
 from pixelpilot.agent.trajectory import CallRecord, Step, Trajectory
-from pixelpilot.envs.toolcall import ToolCall
+from pixelpilot.envs.core.toolcall import ToolCall
 from pixelpilot.model import SamplingParams, load_model
 from pixelpilot.rl.rewards import (
     ANSWER_JUDGE,

@@ -17,7 +17,7 @@ from gymnasium.utils.env_checker import check_env
 
 import pixelpilot  # noqa: F401  (registers the environment ids)
 from pixelpilot.agent import Agent
-from pixelpilot.envs.actions import ComputerAction
+from pixelpilot.envs.core.actions import ComputerAction
 from pixelpilot.envs.synthetic import ClickButtonEnv, ImageQuestion, ImageQuestionEnv, ZoomReadEnv
 from pixelpilot.model import SamplingParams
 from pixelpilot.model.base import ChatModel, Conversation, Generation

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pixelpilot.envs.toolcall import ToolCall, extract_tool_calls
+from pixelpilot.envs.core.toolcall import ToolCall, extract_tool_calls
 from pixelpilot.errors import ToolCallParseError
 
 

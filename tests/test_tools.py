@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from pydantic import BaseModel, Field
 
-from pixelpilot.envs.toolcall import ToolCall
+from pixelpilot.envs.core.toolcall import ToolCall
 from pixelpilot.tools import ToolContext, ToolRegistry, ToolResult, image_zoom_in_tool, tool, zoom_crop
 
 

@@ -9,7 +9,7 @@ import pytest
 from test_agent_loop import ButtonEnv, ScriptedModel, call
 
 from pixelpilot.agent import Agent, Trajectory
-from pixelpilot.envs.browser import CHROMIUM_ARGS, chromium_executable, shared_playwright
+from pixelpilot.envs.web.browser import CHROMIUM_ARGS, chromium_executable, shared_playwright
 
 
 @pytest.fixture

@@ -19,10 +19,10 @@ from gymnasium.utils.env_checker import check_env
 from gymnasium.vector.utils import create_shared_memory, read_from_shared_memory, write_to_shared_memory
 
 import pixelpilot  # noqa: F401  (registers the environment ids)
-from pixelpilot.envs import ComputerAction, ToolCall, URLTask, WebEnv
-from pixelpilot.envs.browser import OriginPolicy, PageActivity, origin_of
-from pixelpilot.envs.spaces import UnicodeText
-from pixelpilot.envs.web import playwright_keys
+from pixelpilot.envs import ComputerAction, TaskStatus, ToolCall, URLTask, WebEnv
+from pixelpilot.envs.core.spaces import UnicodeText
+from pixelpilot.envs.web.browser import OriginPolicy, PageActivity, origin_of
+from pixelpilot.envs.web.env import playwright_keys
 from pixelpilot.errors import ActionError
 
 if TYPE_CHECKING:
@@ -398,6 +398,28 @@ def test_an_open_ended_task_on_any_page_ends_on_the_models_answer(http_server: L
         environment.close()
     assert trajectory.end_reason == "answer" and trajectory.answer == "42 EUR"
     assert len(trajectory.steps) == 2 and trajectory.reward == 0.0  # no check: the model's answer ends it
+
+
+class PriceQuestion(URLTask):
+    """A question about the page, checked against what the page shows: the answer reaches ``validate``."""
+
+    def validate(self, page: Any, answer: str | None = None) -> TaskStatus:
+        if answer is None:
+            return TaskStatus(0.0, False)
+        right = answer.strip() in page.locator("#price").inner_text()
+        return TaskStatus(float(right), True, f"answered {answer}")
+
+
+def test_a_web_task_checks_the_models_answer_against_the_page(http_server: LocalServer) -> None:
+    url = http_server.page("price.html", PRICE_PAGE)
+    environment = WebEnv(PriceQuestion(url=url, instruction="What does the mug cost?"), viewport=(320, 240))
+    try:
+        for answer, reward in (("42 EUR", 1.0), ("40 EUR", 0.0)):
+            environment.reset(seed=0)
+            _, got, terminated, _, info = environment.step(ComputerAction(action="answer", text=answer))
+            assert (got, terminated, info["message"]) == (reward, True, f"answered {answer}")
+    finally:
+        environment.close()
 
 
 def test_run_takes_any_url_and_an_instruction(http_server: LocalServer, tmp_path, capsys) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pixelpilot.envs import URLTask, WebEnv
-from pixelpilot.envs.browser import MAX_PAGES
+from pixelpilot.envs.web.browser import MAX_PAGES
 from pixelpilot.tools import ComputerUseTool, ToolContext
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from PIL import Image
 
-from pixelpilot.envs.actions import ComputerAction, MobileAction
+from pixelpilot.envs.core.actions import ComputerAction, MobileAction
 
 Verdict = Literal["allow", "deny", "stop"]
 POINTER_ACTIONS = frozenset({"left_click", "right_click", "middle_click", "double_click", "triple_click", "click"})

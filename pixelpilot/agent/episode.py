@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Generator, Iterable, Sequence
 from time import perf_counter
-from typing import Any, Protocol
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -28,13 +28,14 @@ from PIL import Image
 
 from pixelpilot.agent.approval import Approver, request_for
 from pixelpilot.agent.parser import ParsedResponse, parse_response
-from pixelpilot.agent.prompt import ROLE_PROMPT, History, ImagePart, ToolResponse, system_text
+from pixelpilot.agent.prompt import History, HistoryLayout, ImagePart, ToolResponse, progress_entry, system_text
 from pixelpilot.agent.trajectory import CallRecord, EndReason, Landing, Step, Trajectory
-from pixelpilot.envs.actions import ACTION_TYPES, Action, ComputerAction, MobileAction
-from pixelpilot.envs.toolcall import ToolCall
+from pixelpilot.envs.core.actions import ACTION_TYPES, Action, ComputerAction, MobileAction
+from pixelpilot.envs.core.toolcall import ToolCall
 from pixelpilot.errors import EnvError
 from pixelpilot.model.base import Conversation, Generation
 from pixelpilot.tools import GUITool, Tool, ToolContext, ToolRegistry, ToolResult, gui_tool_for
+from pixelpilot.tools.base import PromptStyle
 from pixelpilot.tools.gui import StepOutcome
 
 FORMAT_HINT = 'Write each call as <tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
@@ -44,12 +45,21 @@ _POINTER_ACTIONS = frozenset(
 """Actions that land somewhere on the screen: exactly those that need a coordinate."""
 
 
-class Callback(Protocol):
-    """Receives an episode's steps as they happen (a live view, a logger, a metrics sink)."""
+class Callback:
+    """Receives an episode as it happens (a live view, a report being written, a logger, a metrics sink).
 
-    def on_step(self, step: Step) -> None: ...
+    Subclasses override what they need, as with transformers' ``TrainerCallback``: the trajectory
+    passed to ``on_start`` is the one the episode fills in, so a callback can keep it.
+    """
 
-    def on_end(self, trajectory: Trajectory) -> None: ...
+    def on_start(self, trajectory: Trajectory) -> None:
+        """The episode started: the instruction and the first screenshot are known, no step yet."""
+
+    def on_step(self, step: Step) -> None:
+        """A step is over (the model's turn and every call it made)."""
+
+    def on_end(self, trajectory: Trajectory) -> None:
+        """The episode ended; the trajectory is final."""
 
 
 def _screenshot(observation: Any) -> Image.Image:
@@ -72,7 +82,11 @@ def _signature(parsed: ParsedResponse) -> str:
 
 
 class Episode:
-    """An environment, its tools and the conversation so far."""
+    """An environment, its tools and the conversation so far.
+
+    ``prompt_style``, ``role_prompt`` and ``history_layout`` shape the prompt (see ``pixelpilot.agent.prompt``);
+    the ``cookbook`` layout shows no tool responses, so it takes no tools beside the GUI tool.
+    """
 
     def __init__(
         self,
@@ -83,13 +97,18 @@ class Episode:
         max_steps: int = 15,
         max_failures: int = 5,
         max_repeats: int = 3,
-        role_prompt: str = ROLE_PROMPT,
+        role_prompt: str | None = None,
+        prompt_style: PromptStyle = "qwen",
+        history_layout: HistoryLayout = "chat",
         callbacks: Sequence[Callback] = (),
         model_name: str | None = None,
         approve: Approver | None = None,
     ) -> None:
         if min(max_steps, max_failures, max_repeats) < 1:
             raise ValueError("max_steps, max_failures and max_repeats must be >= 1")
+        tools = tuple(tools)
+        if history_layout == "cookbook" and tools:
+            raise ValueError("the cookbook layout shows no tool responses: it takes no tools beside the GUI tool")
         self.env = env
         self._gui = gui_tool_for(env)
         self.registry = ToolRegistry([self._gui, *tools])
@@ -98,6 +117,8 @@ class Episode:
         self.max_failures = max_failures
         self.max_repeats = max_repeats
         self.role_prompt = role_prompt
+        self.prompt_style: PromptStyle = prompt_style
+        self.history_layout: HistoryLayout = history_layout
         self.callbacks = tuple(callbacks)
         self.model_name = model_name
         self.approve = approve
@@ -114,7 +135,8 @@ class Episode:
         """Start a new conversation from a reset the caller made (a remote environment's, for instance)."""
         screenshot = _screenshot(observation)
         instruction = str(observation.get("instruction") or info.get("instruction") or "")
-        self.history = History(system_text(self.registry, self.role_prompt), self.history_images)
+        system = system_text(self.registry, self.role_prompt, self.prompt_style)
+        self.history = History(system, self.history_images, self.history_layout)
         self.history.add_user(instruction, (ImagePart(screenshot),))
         self.trajectory = Trajectory(
             instruction=instruction,
@@ -124,6 +146,8 @@ class Episode:
             final_screenshot=screenshot,
         )
         self._clear()
+        for callback in self.callbacks:
+            callback.on_start(self.trajectory)
 
     def _clear(self) -> None:
         self.done = False
@@ -199,7 +223,7 @@ class Episode:
             generation=generation.model_copy(update={"text": parsed.raw}),
             screenshot=history.latest_screenshot(),
         )
-        history.add_assistant(generation.text)
+        history.add_assistant(generation.text, progress_entry(parsed))
         responses = yield from self._dispatch(parsed, step, context)
         history.add_tool_responses(responses)
         step.failed = step.error is not None or any(not c.ok for c in step.calls)
@@ -288,23 +312,23 @@ class Episode:
             return None
         if decision.verdict == "stop":
             self._stopped = decision.reason or "stopped by the approval hook"
-            return ToolResult(error=f"action stopped: {self._stopped}", data={"denied": self._stopped})
+            return ToolResult(error=f"action stopped: {self._stopped}", denied=self._stopped)
         reason = decision.reason or "not approved"
-        return ToolResult(error=f"action denied: {reason}", data={"denied": reason})
+        return ToolResult(error=f"action denied: {reason}", denied=reason)
 
     def _record(self, call: ToolCall, result: ToolResult, step: Step) -> ToolResponse:
-        data = result.data
-        reward = float(data.get("reward") or 0.0)
+        env_step = result.step
+        reward = env_step.reward if env_step is not None else 0.0
         step.reward += reward
-        step.terminated |= bool(data.get("terminated"))
-        step.truncated |= bool(data.get("truncated"))
+        if env_step is not None:
+            step.terminated |= env_step.terminated
+            step.truncated |= env_step.truncated
+            if env_step.success is not None:
+                self._success = env_step.success
         self._terminated |= step.terminated
-        info = data.get("info")
-        if isinstance(info, dict) and isinstance(info.get("success"), bool):
-            self._success = info["success"]
-        action = data.get("action")
-        landing = self._landing(action) if result.ok else None
-        if result.ok and isinstance(action, (ComputerAction, MobileAction)) and action.is_final:
+        action = env_step.action if env_step is not None and result.ok else None
+        landing = self._landing(action)
+        if isinstance(action, (ComputerAction, MobileAction)) and action.is_final:
             self._final_action = action
         step.calls.append(
             CallRecord(
@@ -314,7 +338,7 @@ class Episode:
                 images=len(result.images),
                 reward=reward,
                 landing=landing,
-                denied=data.get("denied"),
+                denied=result.denied,
             )
         )
         if not result.ok:

@@ -1,18 +1,23 @@
-"""A rich console view of an episode as it runs, for ``pixelpilot run``.
+"""Watching an episode as it runs, for ``pixelpilot run``: on the console, and as its report page.
 
 Steps print as they finish (not in a redrawn ``Live`` region), so the output stays readable when
-piped to a file or a CI log.
+piped to a file or a CI log. ``ReportWriter`` rewrites the episode's HTML report after each step,
+and the page reloads itself until the episode ends (``pixelpilot run --watch`` opens it).
 """
 
 from __future__ import annotations
 
 import json
+import webbrowser
+from pathlib import Path
 
 from rich.console import Console
 from rich.panel import Panel
 from rich.status import Status
 from rich.text import Text
 
+from pixelpilot.agent.episode import Callback
+from pixelpilot.agent.report import write_report
 from pixelpilot.agent.trajectory import CallRecord, Step, Trajectory
 
 
@@ -30,7 +35,7 @@ def _describe(record: CallRecord) -> str:
     return f"{head} {json.dumps(arguments, ensure_ascii=False, default=str)}" if arguments else head
 
 
-class LiveView:
+class LiveView(Callback):
     """An episode callback printing one block per step: number, thought, actions, reward, errors.
 
     Used as a context manager it also shows a spinner while the model is thinking (``spinner=False``
@@ -87,3 +92,31 @@ class LiveView:
             body.append("\nerror: " + _snippet(trajectory.error, 200), style="red")
         title = Text(_snippet(trajectory.instruction, 80) or "episode")
         self.console.print(Panel(body, title=title, expand=False))
+
+
+class ReportWriter(Callback):
+    """Writes the episode's report at its start and after every step, reloading itself every
+    ``refresh_s`` seconds in a browser until the last write (at the end) leaves a still page.
+
+    ``open_browser`` opens the page in the user's web browser once it first exists.
+    """
+
+    def __init__(self, path: str | Path, refresh_s: float = 2.0, *, open_browser: bool = False) -> None:
+        self.path = Path(path)
+        self.refresh_s = refresh_s
+        self.open_browser = open_browser
+        self._trajectory: Trajectory | None = None
+
+    def on_start(self, trajectory: Trajectory) -> None:
+        first = self._trajectory is None
+        self._trajectory = trajectory
+        write_report(trajectory, self.path, self.refresh_s)
+        if first and self.open_browser:
+            webbrowser.open(self.path.resolve().as_uri())
+
+    def on_step(self, step: Step) -> None:
+        if self._trajectory is not None:
+            write_report(self._trajectory, self.path, self.refresh_s)
+
+    def on_end(self, trajectory: Trajectory) -> None:
+        write_report(trajectory, self.path)

@@ -14,11 +14,12 @@ import gymnasium as gym
 
 from pixelpilot.agent.approval import Approver
 from pixelpilot.agent.episode import Callback, Episode
-from pixelpilot.agent.prompt import ROLE_PROMPT
+from pixelpilot.agent.prompt import HistoryLayout
 from pixelpilot.agent.trajectory import Trajectory
 from pixelpilot.errors import ModelError
 from pixelpilot.model.base import ChatModel, SamplingParams
 from pixelpilot.tools import Tool
+from pixelpilot.tools.base import PROMPT_STYLES, PromptStyle
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,12 @@ class Agent:
     ``image_zoom_in_tool``); ``history_images`` is how many recent screenshots the model sees
     as images. An episode stops after ``max_steps`` model turns, ``max_repeats`` identical failing
     turns in a row, or ``max_failures`` failing turns in all.
+
+    The prompt: ``prompt_style`` ``qwen`` is Qwen's own cookbook text, word for word, for a released
+    Qwen3-VL; ``pixelpilot`` the wording pixelpilot-nano was trained on. Left out, it is the style the
+    model's checkpoint names (``ChatModel.prompt_style``), else ``qwen``. ``role_prompt`` replaces the
+    style's role line. ``history_layout`` ``chat`` shows the whole multi-turn conversation; ``cookbook``
+    one user turn with the query, the steps so far and the current screenshot, as Qwen's mobile agent does.
     """
 
     def __init__(
@@ -42,9 +49,14 @@ class Agent:
         max_failures: int = 5,
         max_repeats: int = 3,
         callbacks: Sequence[Callback] = (),
-        role_prompt: str = ROLE_PROMPT,
+        role_prompt: str | None = None,
         approve: Approver | None = None,
+        prompt_style: PromptStyle | None = None,
+        history_layout: HistoryLayout = "chat",
     ) -> None:
+        style = prompt_style or model.prompt_style or "qwen"
+        if style not in PROMPT_STYLES:
+            raise ValueError(f"unknown prompt style {style!r}: use one of {', '.join(PROMPT_STYLES)}")
         self.model = model
         self.approve = approve
         """Asked before every GUI action (see ``pixelpilot.agent.approval``); None allows everything."""
@@ -56,6 +68,8 @@ class Agent:
         self.max_repeats = max_repeats
         self.callbacks = tuple(callbacks)
         self.role_prompt = role_prompt
+        self.prompt_style: PromptStyle = style
+        self.history_layout: HistoryLayout = history_layout
 
     def episode(self, env: gym.Env, callbacks: Sequence[Callback] = ()) -> Episode:
         """A fresh episode on env with this agent's settings (call ``reset`` on it before use).
@@ -70,6 +84,8 @@ class Agent:
             max_failures=self.max_failures,
             max_repeats=self.max_repeats,
             role_prompt=self.role_prompt,
+            prompt_style=self.prompt_style,
+            history_layout=self.history_layout,
             callbacks=(*self.callbacks, *callbacks),
             model_name=self.model.name,
             approve=self.approve,

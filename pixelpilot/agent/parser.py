@@ -4,9 +4,9 @@ Any string goes in and a ``ParsedResponse`` always comes out, because a model's 
 not code: a malformed block becomes an error on that block alone, so one bad call never loses
 the good calls beside it, and the agent can tell the model exactly what it got wrong.
 
-Tool-call blocks are read by ``pixelpilot.envs.toolcall.extract_tool_calls``, one block at a time,
-so the agent and the environment's raw-text path read each block identically. Calls inside the
-``<think>`` section are not calls: thinking models rehearse calls there before making them.
+Tool-call blocks are cut and read by ``pixelpilot.envs.core.toolcall`` (``split_tool_calls``,
+``parse_tool_call_body``), so the agent and the environment's raw-text path read each block identically.
+Calls inside the ``<think>`` section are not calls: thinking models rehearse calls there before making them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from pixelpilot.envs.toolcall import TOOL_CALL_CLOSE, TOOL_CALL_OPEN, ToolCall, extract_tool_calls
+from pixelpilot.envs.core.toolcall import TOOL_CALL_OPEN, ToolCall, parse_tool_call_body, split_tool_calls
 from pixelpilot.errors import PixelpilotError
 
 THINK_OPEN = "<think>"
@@ -98,10 +98,10 @@ def _clean(value: Any, depth: int = 0) -> Any:
     return value
 
 
-def _parse_block(chunk: str) -> ParsedCall:
-    raw = chunk.split(TOOL_CALL_CLOSE, 1)[0].strip()
+def _parse_block(body: str) -> ParsedCall:
+    raw = body.strip()
     try:
-        (call,) = extract_tool_calls(TOOL_CALL_OPEN + chunk)
+        call = parse_tool_call_body(body)
         call = ToolCall(name=valid_unicode(call.name), arguments=_clean(call.arguments))
     except PixelpilotError as error:
         return ParsedCall(raw=raw, error=str(error))
@@ -122,11 +122,8 @@ def parse_response(text: str) -> ParsedResponse:
     """Take a model's response apart; never raises, whatever the string."""
     raw = valid_unicode(text)
     thought, rest = split_thought(raw)
-    # Splitting on the opening tag delimits blocks exactly as extract_tool_calls does: a block
-    # ends at its closing tag, at the next opening tag, or at the end of the text.
-    first, *chunks = rest.split(TOOL_CALL_OPEN)
-    free = [first] + [chunk.split(TOOL_CALL_CLOSE, 1)[1] for chunk in chunks if TOOL_CALL_CLOSE in chunk]
-    blocks = [_parse_block(chunk) for chunk in chunks]
+    bodies, free = split_tool_calls(rest)
+    blocks = [_parse_block(body) for body in bodies]
     calls = [b.call for b in blocks if b.call is not None]
     return ParsedResponse(
         raw=raw,

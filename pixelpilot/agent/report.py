@@ -121,8 +121,12 @@ def _step(step: Step, images: _Images) -> str:
     )
 
 
-def render_report(trajectory: Trajectory) -> str:
-    """The HTML text of the report."""
+_FOLLOW_JS = "addEventListener('load', () => scrollTo(0, document.body.scrollHeight))"
+"""A page reloaded while the episode runs keeps the newest step in sight."""
+
+
+def render_report(trajectory: Trajectory, refresh_s: float | None = None) -> str:
+    """The HTML text of the report; ``refresh_s`` makes the page reload itself (an episode still running)."""
     images = _Images()
     if trajectory.success:
         verdict = '<span class="badge">success</span>'
@@ -142,8 +146,11 @@ def render_report(trajectory: Trajectory) -> str:
     }
     rows = "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in facts.items() if v is not None)
     final = _screenshot(trajectory.final_screenshot, "final screen", [], images)
+    live = ""
+    if refresh_s is not None:
+        live = f'<meta http-equiv="refresh" content="{refresh_s:g}"><script>{_FOLLOW_JS}</script>'
     return (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>pixelpilot: '
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8">{live}<title>pixelpilot: '
         f"{escape(trajectory.instruction[:80])}</title><style>{_STYLE}</style></head><body>"
         f"<header><h1>{escape(trajectory.instruction) or '(no instruction)'} {verdict}</h1><dl>{rows}</dl></header>"
         + "".join(_step(step, images) for step in trajectory.steps)
@@ -152,9 +159,12 @@ def render_report(trajectory: Trajectory) -> str:
     )
 
 
-def write_report(trajectory: Trajectory, path: str | Path) -> Path:
-    """Write the report to path (parents created); returns the path."""
+def write_report(trajectory: Trajectory, path: str | Path, refresh_s: float | None = None) -> Path:
+    """Write the report to path (parents created) in one rename, so that a browser reloading it never
+    reads half a page; returns the path."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_report(trajectory), encoding="utf-8")
+    partial = out.with_name(out.name + ".partial")
+    partial.write_text(render_report(trajectory, refresh_s), encoding="utf-8")
+    partial.replace(out)
     return out

@@ -12,7 +12,7 @@ from typing import Literal
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
-from pixelpilot.envs.toolcall import ToolCall
+from pixelpilot.envs.core.toolcall import ToolCall
 from pixelpilot.model.base import Generation
 
 EndReason = Literal[

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pixelpilot.envs.actions import (
+from pixelpilot.envs.core.actions import (
     Action,
     ComputerAction,
     MobileAction,
@@ -13,19 +13,21 @@ from pixelpilot.envs.actions import (
     to_grid,
     to_pixels,
 )
-from pixelpilot.envs.miniwob import MiniWoBTask, miniwob_tasks
-from pixelpilot.envs.registration import register_envs, registered_envs
-from pixelpilot.envs.tasks import TaskStatus, URLTask, WebTask
-from pixelpilot.envs.toolcall import ToolCall, extract_tool_calls
+from pixelpilot.envs.core.registry import register_envs, registered_envs
+from pixelpilot.envs.core.task import Task, TaskStatus
+from pixelpilot.envs.core.toolcall import ToolCall, extract_tool_calls
+from pixelpilot.envs.web.miniwob.suite import MiniWoBTask, miniwob_tasks
+from pixelpilot.envs.web.tasks import URLTask, WebTask
 
 if TYPE_CHECKING:
-    from pixelpilot.envs.web import WebEnv
+    from pixelpilot.envs.web.env import WebEnv
 
 __all__ = [
     "Action",
     "ComputerAction",
     "MiniWoBTask",
     "MobileAction",
+    "Task",
     "TaskStatus",
     "ToolCall",
     "URLTask",
@@ -45,7 +47,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # WebEnv pulls in Playwright, numpy and Pillow; `import pixelpilot` (which registers ids) must stay light.
     if name == "WebEnv":
-        from pixelpilot.envs.web import WebEnv
+        from pixelpilot.envs.web.env import WebEnv
 
         return WebEnv
     raise AttributeError(f"module 'pixelpilot.envs' has no attribute {name!r}")

@@ -20,22 +20,20 @@ the environment shows; the GUI calls among them go to ``step``, the zoom calls t
 from __future__ import annotations
 
 import math
-import string
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 from PIL import Image, ImageDraw
 from pydantic import BaseModel, ConfigDict, Field
 
-from pixelpilot.envs.actions import GRID, ComputerAction, parse_action, to_pixels
-from pixelpilot.envs.toolcall import ToolCall
+from pixelpilot.envs.core.actions import GRID, ComputerAction, parse_action, to_pixels
+from pixelpilot.envs.core.registry import Suite
+from pixelpilot.envs.core.spaces import screen_spaces
+from pixelpilot.envs.core.toolcall import ToolCall
 from pixelpilot.errors import PixelpilotError
 
-SUITE = "synthetic"
-TEXT_SPACE_LENGTH = 4096
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (220, 40, 40),
     "green": (40, 170, 60),
@@ -48,10 +46,6 @@ COLOURS: dict[str, tuple[int, int, int]] = {
 }
 WORDS = ("cat", "sun", "map", "key", "box", "pen", "cup", "hat", "fish", "tree", "star", "door")
 _BACKGROUND = (236, 236, 236)
-
-
-def _text_space() -> spaces.Text:
-    return spaces.Text(max_length=TEXT_SPACE_LENGTH, min_length=0, charset=string.printable)
 
 
 def _call_text(action: ComputerAction) -> str:
@@ -76,10 +70,7 @@ class _ScreenEnv(gym.Env[dict[str, Any], str]):
         self.size = (int(size[0]), int(size[1]))
         width, height = self.size
         self.render_mode = render_mode
-        self.observation_space = spaces.Dict(
-            {"screenshot": spaces.Box(0, 255, (height, width, 3), np.uint8), "instruction": _text_space()}
-        )
-        self.action_space = _text_space()
+        self.observation_space, self.action_space = screen_spaces(height, width)
         self.instruction = ""
         self._image: Image.Image | None = None
         self._over = False
@@ -260,19 +251,20 @@ class ZoomReadEnv(ImageQuestionEnv):
         return ImageQuestion(image=image, question=question, answer=word, region=region)
 
 
-def env_id(task: str) -> str:
-    return f"pixelpilot/synthetic-{task}-v0"
+ENVS: dict[str, type[_ScreenEnv]] = {"click-button": ClickButtonEnv, "zoom-read": ZoomReadEnv}
+"""Task name -> its environment class."""
 
 
-ENTRY_POINTS = {
-    "click-button": "pixelpilot.envs.synthetic:ClickButtonEnv",
-    "zoom-read": "pixelpilot.envs.synthetic:ZoomReadEnv",
-}
+def make_synthetic_env(task: str, **kwargs: Any) -> _ScreenEnv:
+    """gymnasium entry point of ``pixelpilot/synthetic-<task>-v0``; kwargs go to the task's env."""
+    return ENVS[task](**kwargs)
 
 
-def register_synthetic_envs() -> None:
-    """Register ``pixelpilot/synthetic-<task>-v0`` for every task here (idempotent)."""
-    from pixelpilot.envs.registration import register
-
-    for task, entry_point in ENTRY_POINTS.items():
-        register(env_id(task), entry_point, SUITE, has_oracle=lambda: True)
+SYNTHETIC = Suite(
+    name="synthetic",
+    id_format="pixelpilot/synthetic-{task}-v0",
+    entry_point="pixelpilot.envs.synthetic:make_synthetic_env",
+    tasks=lambda: tuple(ENVS),
+    has_oracle=lambda task: True,
+)
+env_id = SYNTHETIC.env_id

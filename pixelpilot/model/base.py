@@ -16,6 +16,15 @@ Message = dict[str, Any]
 
 Conversation = list[Message]
 
+PROMPT_STYLE_KEY = "pixelpilot_prompt_style"
+"""The generation-config entry naming the prompt style a checkpoint was trained on. The generation config
+travels with the weights through every ``save_pretrained`` (trainer checkpoints, export), as greedy decoding does."""
+
+
+def checkpoint_prompt_style(generation_config: Any) -> str | None:
+    """The prompt style a checkpoint's generation config names, or None for a checkpoint that names none."""
+    return getattr(generation_config, PROMPT_STYLE_KEY, None)
+
 
 class SamplingParams(BaseModel):
     """Sampling settings; ``for_model`` gives the Qwen3-VL report's per-model defaults."""
@@ -62,6 +71,9 @@ class ChatModel(ABC):
 
     name: str = "model"
     default_sampling: SamplingParams = SamplingParams()
+    prompt_style: str | None = None
+    """The prompt style the checkpoint was trained on (``pixelpilot`` for pixelpilot-nano), which an Agent
+    uses unless told otherwise; None: the checkpoint expects Qwen's own prompt."""
 
     @abstractmethod
     def generate(self, conversations: list[Conversation], sampling: SamplingParams | None = None) -> list[Generation]:

@@ -26,7 +26,7 @@ from PIL import Image
 from transformers import LogitsProcessor, LogitsProcessorList, SuppressTokensLogitsProcessor
 
 from pixelpilot.errors import ModelError
-from pixelpilot.model.base import ChatModel, Conversation, Generation, SamplingParams
+from pixelpilot.model.base import ChatModel, Conversation, Generation, SamplingParams, checkpoint_prompt_style
 from pixelpilot.model.images import normalize_conversation
 
 VISION_TOKEN_FIELDS = ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")
@@ -177,6 +177,7 @@ class HFModel(ChatModel):
             # A checkpoint that ships greedy decoding (pixelpilot-nano) is decoded as it asks.
             limit = self.model.generation_config.max_new_tokens or self.default_sampling.max_new_tokens
             self.default_sampling = SamplingParams(temperature=0.0, top_p=1.0, top_k=0, max_new_tokens=limit)
+        self.prompt_style = checkpoint_prompt_style(self.model.generation_config)
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"
         self.eos_token_ids = self._eos_token_ids()

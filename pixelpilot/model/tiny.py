@@ -23,6 +23,9 @@ from typing import Any
 import torch
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
+from pixelpilot.envs.core.actions import COMPUTER_ACTIONS, MOBILE_ACTIONS
+from pixelpilot.model.base import PROMPT_STYLE_KEY
+
 # Qwen's added tokens in Qwen's order: ids follow the BPE vocabulary exactly as 151643.. do in
 # the real tokenizer. The tool/think markers are *not* special there (decoding with
 # skip_special_tokens keeps them), and neither are they here.
@@ -92,34 +95,6 @@ _WORD_LIST = (
     "agent model"
 )
 _WORDS = tuple(_WORD_LIST.split())
-_ACTIONS = (
-    "key",
-    "type",
-    "mouse_move",
-    "left_click",
-    "left_click_drag",
-    "right_click",
-    "middle_click",
-    "double_click",
-    "triple_click",
-    "scroll",
-    "hscroll",
-    "wait",
-    "terminate",
-    "answer",
-)
-_MOBILE_ACTIONS = (
-    "key",
-    "click",
-    "long_press",
-    "swipe",
-    "type",
-    "system_button",
-    "open",
-    "wait",
-    "terminate",
-    "answer",
-)
 _KEYS = ("ctrl", "alt", "shift", "enter", "tab", "esc", "backspace", "a", "c", "v", "up", "down", "F5")
 _INSTRUCTIONS = (
     "Click on the {w} button.",
@@ -143,7 +118,11 @@ _POSTAMBLE = (
 
 
 def _tool_schemas() -> list[dict]:
-    """The shapes of pixelpilot's GUI and zoom tools, so the BPE learns their words and JSON."""
+    """The shapes of pixelpilot's GUI and zoom tools, so the BPE learns their words and JSON.
+
+    A tokenizer corpus, not the tools' definition (``pixelpilot.tools`` is): its bytes decide the
+    merges, so they stay fixed and ``scripts/train_nano.sh`` rebuilds the shipped tokenizer exactly.
+    The action names are the environments' own."""
     point = {"type": "array", "description": "(x, y) on a 1000x1000 screen"}
     return [
         {
@@ -154,7 +133,7 @@ def _tool_schemas() -> list[dict]:
                 "parameters": {
                     "type": "object",
                     "properties": {
-                        "action": {"type": "string", "enum": list(_ACTIONS)},
+                        "action": {"type": "string", "enum": list(COMPUTER_ACTIONS)},
                         "keys": {"type": "array"},
                         "text": {"type": "string"},
                         "coordinate": point,
@@ -174,7 +153,7 @@ def _tool_schemas() -> list[dict]:
                 "parameters": {
                     "type": "object",
                     "properties": {
-                        "action": {"type": "string", "enum": list(_MOBILE_ACTIONS)},
+                        "action": {"type": "string", "enum": list(MOBILE_ACTIONS)},
                         "coordinate": point,
                         "coordinate2": point,
                         "text": {"type": "string"},
@@ -204,7 +183,7 @@ def _tool_schemas() -> list[dict]:
 
 
 def _tool_call(rng: random.Random) -> str:
-    action = rng.choice(_ACTIONS)
+    action = rng.choice(COMPUTER_ACTIONS)
     arguments: dict = {"action": action}
     if action in ("left_click", "right_click", "double_click", "mouse_move", "left_click_drag"):
         arguments["coordinate"] = [rng.randint(0, 1000), rng.randint(0, 1000)]
@@ -324,6 +303,9 @@ class Sizes:
     """Decode greedily by default (the checkpoint's generation config): a model trained to act."""
     compact_tokenizer: bool = False
     """BPE merges across words (``_train_tokenizer``): the fixed prompt costs a fifth of the tokens."""
+    prompt_style: str | None = None
+    """The prompt style the checkpoint will be trained on, written into its generation config so that every
+    checkpoint trained from it (and the exported model) names it: ``pixelpilot`` for nano."""
     vision_position_std: float | None = None
     """Spread of the ViT's learned position embeddings at initialisation (None: the config's
     ``initializer_range``, 0.02). A model trained from scratch with its vision frozen reads where a
@@ -368,6 +350,7 @@ NANO = Sizes(
     tie_embeddings=True,
     greedy=True,
     compact_tokenizer=True,
+    prompt_style="pixelpilot",
     vision_position_std=0.5,
 )
 """pixelpilot-nano's shape; docs/nano.md gives the measurements behind each choice."""
@@ -432,12 +415,17 @@ def _config(tokenizer, moe: bool, sizes: Sizes = TINY):
     return Qwen3VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=sizes.tie_embeddings, **tokens)
 
 
-def generation_config(pad_token_id: int, eos_token_ids: list[int], greedy: bool = False) -> Any:
+def generation_config(
+    pad_token_id: int, eos_token_ids: list[int], greedy: bool = False, prompt_style: str | None = None
+) -> Any:
     """Qwen3-VL Instruct's shipped sampling defaults, or greedy decoding for a checkpoint trained to act
-    (pixelpilot-nano: a few million weights put their mass on one answer; sampling only adds slips)."""
+    (pixelpilot-nano: a few million weights put their mass on one answer; sampling only adds slips);
+    with ``prompt_style``, the prompt style the checkpoint is to be trained on."""
     from transformers import GenerationConfig
 
-    ids = {"bos_token_id": pad_token_id, "pad_token_id": pad_token_id, "eos_token_id": eos_token_ids}
+    ids: dict[str, Any] = {"bos_token_id": pad_token_id, "pad_token_id": pad_token_id, "eos_token_id": eos_token_ids}
+    if prompt_style is not None:
+        ids[PROMPT_STYLE_KEY] = prompt_style
     if greedy:
         return GenerationConfig(**ids, do_sample=False, max_new_tokens=NANO_MAX_NEW_TOKENS)
     return GenerationConfig(**ids, do_sample=True, temperature=0.7, top_p=0.8, top_k=20, repetition_penalty=1.0)
@@ -488,7 +476,9 @@ def build_tiny_checkpoint(
             torch.nn.init.normal_(model.model.visual.pos_embed.weight, std=sizes.vision_position_std)
     im_end, endoftext = tokenizer.convert_tokens_to_ids(["<|im_end|>", ENDOFTEXT])
     # Qwen3-VL Instruct's shipped defaults, token ids remapped to the tiny vocabulary.
-    model.generation_config = generation_config(endoftext, [im_end, endoftext], greedy=sizes.greedy)
+    model.generation_config = generation_config(
+        endoftext, [im_end, endoftext], greedy=sizes.greedy, prompt_style=sizes.prompt_style
+    )
     model.save_pretrained(out)
 
     size = {"shortest_edge": min_pixels, "longest_edge": max_pixels}

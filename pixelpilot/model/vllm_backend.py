@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pixelpilot.errors import ModelError
-from pixelpilot.model.base import ChatModel, Conversation, Generation, SamplingParams
+from pixelpilot.model.base import ChatModel, Conversation, Generation, SamplingParams, checkpoint_prompt_style
 
 INSTALL_HINT = "vLLM is not installed: pip install pixelpilot[vllm]"
 INSECURE_SERIALIZATION = "VLLM_ALLOW_INSECURE_SERIALIZATION"
@@ -95,7 +95,7 @@ class VLLMModel(ChatModel):
             import vllm
         except ImportError as exc:
             raise ModelError(INSTALL_HINT) from exc
-        from transformers import AutoConfig, AutoProcessor
+        from transformers import AutoConfig, AutoProcessor, GenerationConfig
 
         from pixelpilot.model.hf import vision_token_ids
 
@@ -113,6 +113,10 @@ class VLLMModel(ChatModel):
             self.config = AutoConfig.from_pretrained(model)
         except (OSError, ValueError, KeyError) as exc:
             raise ModelError(f"cannot load checkpoint {model!r}: {exc}") from exc
+        try:
+            self.prompt_style = checkpoint_prompt_style(GenerationConfig.from_pretrained(model))
+        except OSError:  # a checkpoint without a generation config names no prompt style
+            self.prompt_style = None
         self.suppressed_token_ids = vision_token_ids(self.config)  # as the trainer reads them
         self._bad_words = self._single_token_words(self.suppressed_token_ids)
         try:

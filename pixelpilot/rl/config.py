@@ -19,14 +19,16 @@ import gymnasium as gym
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pixelpilot.agent.prompt import HistoryLayout
 from pixelpilot.errors import ConfigError, PixelpilotError
 from pixelpilot.model.base import SamplingParams
 from pixelpilot.rl.advantages import AdvantageConfig
 from pixelpilot.rl.filtering import FilterConfig
 from pixelpilot.rl.losses import Aggregation, PolicyLossConfig
 from pixelpilot.rl.rewards.hybrid import ComponentSpec, HybridRewardConfig
-from pixelpilot.rl.rollout import Query
+from pixelpilot.rl.rollout import Query, RolloutMode
 from pixelpilot.rl.sequences import SequenceMode
+from pixelpilot.tools.base import PromptStyle
 
 TINY_PREFIX = "tiny:"
 
@@ -161,7 +163,22 @@ class AgentConfig(_Section):
     max_failures: int = Field(3, ge=1)
     max_repeats: int = Field(2, ge=1)
     tools: list[Literal["image_zoom_in_tool"]] = Field(default_factory=list)
-    role_prompt: str | None = None
+    role_prompt: str | None = Field(None, description="replaces the prompt style's role line (None: the style's own)")
+    prompt_style: PromptStyle | None = Field(
+        None,
+        description=(
+            "the system turn's wording: `qwen` is Qwen's own cookbook text, word for word (for a released Qwen3-VL); "
+            "`pixelpilot` the wording pixelpilot-nano was trained on; None: the style the checkpoint's generation "
+            "config names (`pixelpilot_prompt_style`), else `qwen`"
+        ),
+    )
+    history_layout: HistoryLayout = Field(
+        "chat",
+        description=(
+            "`chat`: the whole multi-turn conversation; `cookbook`: one user turn with the query, the steps so "
+            "far and the current screenshot, as Qwen's mobile-agent cookbook (no extra tools)"
+        ),
+    )
 
 
 def _training_sampling() -> SamplingParams:
@@ -323,14 +340,16 @@ class SFTConfig(_Run):
 
 
 class EnvsConfig(_Section):
-    """Where rollout environments run: in the trainer's process, one step after another, or in Ray actors,
-    every step of a turn at once (``pip install 'pixelpilot[ray]'``).
+    """Where rollout environments run: in the trainer's process, one step after another (``local``) or each
+    on a thread of its own, every step of a turn at once (``threads``: for steps that wait on a browser, an
+    X server or a phone, not on Python); or in Ray actors, every step at once (``pip install 'pixelpilot[ray]'``).
 
     With several trainer processes, start Ray first (``ray start --head``) and give its ``ray_address``
     so that every rank joins the same cluster.
     """
 
-    backend: Literal["local", "ray"] = "local"
+    backend: Literal["local", "threads", "ray"] = "local"
+    """``local``, ``threads`` or ``ray``, as above; ``rollout.mode: async`` gains only with the last two."""
     envs_per_actor: int = Field(1, ge=1)
     num_cpus: float = Field(1.0, gt=0.0)
     """CPUs each actor reserves: a browser needs about one."""
@@ -341,7 +360,7 @@ class EnvsConfig(_Section):
     call_timeout_s: float = Field(300.0, gt=0.0)
     """A step unanswered this long counts as its worker dying."""
     max_idle: int | None = Field(None, ge=0)
-    """``local``: environments kept between rollouts at most (least recently used close first); None
+    """``local`` and ``threads``: environments kept between rollouts at most (least recently used close first); None
     keeps every one. A mix of many browser tasks needs a cap, or each task keeps a group of browsers."""
 
 
@@ -356,7 +375,21 @@ class RolloutConfig(_Section):
     sequence_mode: SequenceMode = "auto"
     per_query_seed: bool = False
     """Sample each query's group in its own generate call, seeded by the query's place in the global batch:
-    the episodes then do not depend on how the batch is split over processes (smaller generate batches)."""
+    the episodes then do not depend on how the batch is split over processes (smaller generate batches).
+    In ``async`` mode the query seeds seed the calls of the episodes that are ready together instead."""
+    mode: RolloutMode = "sync"
+    """``sync``: each turn is one generate over every live episode, then waits for all their environment
+    steps. ``async``: each episode advances on its own and every generate takes the episodes that are ready,
+    so a slow environment (its resets and steps) delays only its own episodes. It pays with ``envs.backend``
+    ``threads`` or ``ray``; with ``local`` every step is done when sent and both modes batch alike. A call is
+    seeded by who is in it, so with concurrent environments which episodes share a call, and so the tokens,
+    follow the order outcomes arrive in."""
+    off_policy_steps: int = Field(0, ge=0, le=1)
+    """1: play the next step's rollout while this step trains (one step off-policy), on a separate copy of
+    the weights (another model in memory with the ``hf`` engine) synced before each rollout. Every turn is
+    tagged with the step of its weights (metric ``policy_lag``); π_old is recomputed and TIS (``loss.tis_cap``)
+    corrects for the lag. The rollout after a checkpoint is never played ahead, so a resumed run is the run
+    that was not stopped."""
 
 
 def _task_reward() -> HybridRewardConfig:
@@ -399,6 +432,11 @@ class RLConfig(_Run):
             raise ValueError("when another engine samples, π_old is recomputed: set old_logprobs to auto or recompute")
         if self.rollout.sampling.temperature == 0.0:
             raise ValueError("RL needs sampled rollouts: set rollout.sampling.temperature > 0")
+        if self.rollout.off_policy_steps:
+            if self.old_logprobs == "rollout" or self.loss.tis_cap is None:
+                raise ValueError("an off-policy rollout needs old_logprobs auto or recompute and loss.tis_cap set")
+            if self.filter is not None and self.filter.refill_rounds:
+                raise ValueError("refills agree over ranks while training does: set rollout.off_policy_steps: 0")
         return self
 
 

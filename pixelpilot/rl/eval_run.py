@@ -35,7 +35,7 @@ GREEDY = SamplingParams(temperature=0.0, top_p=1.0, top_k=0, max_new_tokens=256)
 
 def suite_env_ids(suite: str) -> list[str]:
     """Every registered environment id of a suite (``miniwob``, ``desktop``, ``android``, ...)."""
-    from pixelpilot.envs.registration import registered_envs
+    from pixelpilot.envs.core.registry import registered_envs
 
     ids = [entry[0] for entry in registered_envs() if entry[1] == suite]
     if not ids:

@@ -23,7 +23,7 @@ import gymnasium as gym
 from gymnasium.error import AlreadyPendingCallError
 
 from pixelpilot.agent import Episode
-from pixelpilot.envs.actions import Action
+from pixelpilot.envs.core.actions import Action
 from pixelpilot.envs.ray_pool import EnvResult, PoolEnv, RayEnvPool, recv_any
 from pixelpilot.rl.rollout import EnvPool, Query
 
@@ -122,10 +122,11 @@ class RayEnvs:
         self._sent[(id(env.pool), env.index)] = episode
         return env
 
-    def recv(self) -> list[tuple[Episode, Any]]:
+    def recv(self, timeout: float | None = None) -> list[tuple[Episode, Any]]:
         if self._local.waiting:
             return self._local.recv()
-        return [(self._sent.pop((id(pool), result.index)), _outcome(result)) for pool, result in recv_any(self._pools)]
+        arrived = recv_any(self._pools, timeout=timeout)
+        return [(self._sent.pop((id(pool), result.index)), _outcome(result)) for pool, result in arrived]
 
     def close(self) -> None:
         """Close every environment and worker; the pool that started a local Ray closes last, and shuts it down."""

@@ -7,8 +7,12 @@ sequences from the sampled ids → π_old (the sampler's log-probs, or recompute
 → weights to the generation engine.
 
 The engine is the transformers backend sharing the trained module, so a step's new weights are
-sampled from at once; under FSDP (sharded weights) or with vLLM it is a separate copy that gets
-the full weights after each step through ``load_weights``.
+sampled from at once; under FSDP (sharded weights), with vLLM or when rollouts run one step ahead
+it is a separate copy that gets the full weights through ``load_weights`` before it samples.
+
+One step off-policy (``rollout.off_policy_steps: 1``), the next step's rollout plays on a thread
+while this step trains, on the weights from before this step's update; every turn carries the step
+of the weights that sampled it, and the update recomputes π_old and corrects the lag with TIS.
 
 Every process runs the same loop on its shard of the queries. Losses are normalised by counts
 summed over ranks and every rank runs the same number of forward/backward passes (padding with
@@ -22,6 +26,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -32,7 +37,6 @@ from PIL import Image
 from rich.console import Console
 
 from pixelpilot.agent import Agent
-from pixelpilot.agent.prompt import ROLE_PROMPT
 from pixelpilot.model.base import ChatModel, SamplingParams
 from pixelpilot.model.hf import HFModel, vision_token_ids
 from pixelpilot.rl.advantages import group_advantages
@@ -84,6 +88,8 @@ console = Console(stderr=True)
 RunConfig = TypeVar("RunConfig", bound=Any)
 LossFn = Callable[[Batch, torch.Tensor, torch.Tensor, int], tuple[torch.Tensor, dict[str, float]]]
 """``(batch, logprobs, entropy, micro-batch index) -> (loss, metrics)`` of one micro-batch."""
+Played = tuple[list[EpisodeRecord], list[Any], list[str], int]
+"""A step's rollout: its episodes, their scores, the groups the filter kept, the rounds played."""
 
 
 def loss_denominator(sequences: list[TrainingSequence], mode: Aggregation) -> float:
@@ -128,7 +134,9 @@ def build_agent(model: ChatModel, config: AgentConfig, sampling: SamplingParams)
         sampling=sampling,
         max_failures=config.max_failures,
         max_repeats=config.max_repeats,
-        role_prompt=config.role_prompt or ROLE_PROMPT,
+        role_prompt=config.role_prompt,
+        prompt_style=config.prompt_style,
+        history_layout=config.history_layout,
     )
 
 
@@ -502,6 +510,11 @@ class Trainer(Generic[RunConfig]):
             group["lr"] = optim.lr * self._lr_factor(self.step)  # LambdaLR's value after `step` steps
         self.scheduler.base_lrs = [optim.lr] * len(self.optimizer.param_groups)
 
+    def saves_after(self, step: int) -> bool:
+        """Whether ``run`` checkpoints at the end of ``step``."""
+        every = self.config.checkpoint.every
+        return bool(every and step % every == 0) or step == self.config.steps
+
     def run(self) -> Path:
         """Train to ``config.steps``, checkpointing as configured; returns the last checkpoint."""
         config = self.config
@@ -529,8 +542,7 @@ class Trainer(Generic[RunConfig]):
                         metrics.update(self.evaluate())
                     self.metrics.log(self.step, metrics)
                     reporter.advance(metrics)
-                    due = config.checkpoint.every and self.step % config.checkpoint.every == 0
-                    if due or self.step == config.steps:
+                    if self.saves_after(self.step):
                         last = self.save()
             return last or latest_checkpoint(self.output) or self.save()
         finally:
@@ -565,9 +577,27 @@ class RLTrainer(Trainer[RLConfig]):
         self.reference = self._reference() if config.loss.kl_coef > 0 else None
         # The sampler's log-probs are the trainer's own only for the same module in float32: another engine
         # (vLLM, FSDP's separate copy) or bf16 computes them differently, by up to 1e-2 per token.
+        # A rollout played a step ahead differs from the trainer's weights by that step: the same correction.
         mismatch = config.rollout.engine != "hf" or self.engine is not self.hf or self._compute_dtype() is not None
         self.recompute_old = config.old_logprobs == "recompute" or (config.old_logprobs == "auto" and mismatch)
         self.tis = mismatch
+        self.engine_version: int | None = None
+        """The step whose weights the engine holds (0: the starting ones); None until the first sync."""
+        self._ahead: tuple[int, Future[Played]] | None = None
+        """The step whose rollout plays ahead, and its future."""
+        self._ahead_thread: ThreadPoolExecutor | None = None
+
+    def _engine(self, path: str) -> ChatModel:
+        """A copy of the weights when rollouts play ahead: the trained module changes while they sample."""
+        rollout = self.config.rollout
+        if rollout.off_policy_steps and rollout.engine == "hf" and self.strategy != "fsdp":
+            return HFModel(
+                path,
+                device=str(self.ctx.device),
+                dtype=torch.float32,
+                attn_implementation=self.config.model.attn_implementation,
+            )
+        return super()._engine(path)
 
     def _start_vllm(self) -> None:
         """vLLM in this process, on this rank's GPU, holding the trained weights.
@@ -590,6 +620,10 @@ class RLTrainer(Trainer[RLConfig]):
         envs = self.config.rollout.envs
         if envs.backend == "local":
             return EnvPool(max_idle=envs.max_idle)
+        if envs.backend == "threads":
+            from pixelpilot.rl.thread_envs import ThreadEnvs
+
+            return ThreadEnvs(max_idle=envs.max_idle)
         from pixelpilot.rl.ray_envs import RayEnvs
 
         return RayEnvs(
@@ -615,6 +649,9 @@ class RLTrainer(Trainer[RLConfig]):
         return TokenLogprobs(reference.model, self.config.rollout.sampling.temperature)
 
     def data_state(self) -> dict[str, Any]:
+        if self._ahead is not None:
+            # The sampler has drawn the batch playing ahead: a checkpoint now would skip it on resume.
+            raise RuntimeError(f"step {self._ahead[0]}'s rollout is playing ahead; a checkpoint would lose it")
         return {"sampler": self.sampler.state_dict()}
 
     def load_data_state(self, state: dict[str, Any]) -> None:
@@ -630,13 +667,14 @@ class RLTrainer(Trainer[RLConfig]):
         groups = [f"{prefix}{index}:{draw.item.key}" for index, draw in mine]
         agent = self.agent(self.config.agent, config.sampling)
         extra = (round_,) if round_ else ()
+        play = {"groups": groups, "mode": config.mode, "policy_version": self.engine_version}
         if config.per_query_seed:
             seeds = [mix_seed(self.config.seed, step, index, *extra) for index, _ in mine]
-            return collect_rollouts(agent, queries, config.group_size, self.envs, groups=groups, query_seeds=seeds)
+            return collect_rollouts(agent, queries, config.group_size, self.envs, query_seeds=seeds, **play)
         seed = mix_seed(self.config.seed, step, self.ctx.rank, *extra)
-        return collect_rollouts(agent, queries, config.group_size, self.envs, groups=groups, sampling_seed=seed)
+        return collect_rollouts(agent, queries, config.group_size, self.envs, sampling_seed=seed, **play)
 
-    def play(self, step: int) -> tuple[list[EpisodeRecord], list[Any], list[str], int]:
+    def play(self, step: int) -> Played:
         """The step's episodes, their scores, the groups kept by the filter and the rounds played.
 
         With ``filter.refill_rounds`` (DAPO's dynamic sampling), while fewer than ``queries_per_step``
@@ -683,10 +721,58 @@ class RLTrainer(Trainer[RLConfig]):
             left -= take
         return mine
 
+    def _engine_at(self, version: int) -> None:
+        """Give the engine the trained weights, which are those of step ``version``, unless it has them."""
+        if self.engine_version != version:
+            self.sync_engine()
+            self.engine_version = version
+
+    def _rollout(self, step: int) -> Played:
+        """This step's rollout, played now or while the last step trained; one step off-policy, the next
+        step's then starts on the weights from before this step's update.
+
+        The step after a checkpoint is not played ahead: the checkpoint's sampler state must not hold a
+        drawn batch, and a resumed run samples that step from the checkpoint's weights, as this run does.
+        """
+        if self._ahead is None:
+            self._engine_at(step - 1)
+            played = self.play(step)
+        else:
+            ahead, future = self._ahead
+            if ahead != step:
+                raise RuntimeError(f"step {ahead}'s rollout played ahead, but step {step} is being trained")
+            self._ahead = None
+            played = future.result()
+        if self.config.rollout.off_policy_steps and step < self.config.steps and not self.saves_after(step):
+            self._engine_at(step - 1)
+            if self._ahead_thread is None:
+                self._ahead_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollout")
+            self._ahead = (step + 1, self._ahead_thread.submit(self.play, step + 1))
+        return played
+
+    def _settle(self) -> None:
+        """Wait for the rollout playing ahead (its result is kept for its step): the engine and the
+        environments are free again."""
+        if self._ahead is not None:
+            wait([self._ahead[1]])
+
+    def evaluate(self) -> dict[str, float]:
+        """Evaluation samples from the weights of the step just trained."""
+        if not self.config.eval.tasks:
+            return {}
+        self._settle()
+        self._engine_at(self.step)
+        return super().evaluate()
+
+    def close(self) -> None:
+        if self._ahead_thread is not None:
+            self._ahead_thread.shutdown(wait=True)
+        super().close()
+
     def train_step(self, step: int) -> dict[str, float]:
         config = self.config
         started = time.perf_counter()
-        episodes, scores, kept_order, rounds = self.play(step)
+        episodes, scores, kept_order, rounds = self._rollout(step)
         rolled = time.perf_counter()
         rewards = [score.score for score in scores]
         kept_groups = set(kept_order)
@@ -708,8 +794,10 @@ class RLTrainer(Trainer[RLConfig]):
         usable = [s for s in sequences if scorable(s, self.placeholders)]
         mark_episodes(usable)
         update = self.learn(usable)
-        self.sync_engine()
+        if not config.rollout.off_policy_steps:
+            self._engine_at(step)
         finished = time.perf_counter()
+        lags = [step - 1 - t.policy_version for e in episodes for t in e.turns if t.policy_version is not None]
         tokens = sum(len(t.prompt_ids) + len(t.token_ids) for e in episodes for t in e.turns)
         local = {
             "episodes": len(episodes),
@@ -723,6 +811,8 @@ class RLTrainer(Trainer[RLConfig]):
             "turns": sum(len(e.turns) for e in episodes),
             "generated_tokens": sum(e.generated_tokens for e in episodes),
             "rollout_tokens": tokens,
+            "policy_lag_sum": float(sum(lags)),
+            "tagged_turns": float(len(lags)),
         }
         for name in self.reward.weights:
             local[f"reward/{name}_sum"] = sum(score.parts.get(name, 0.0) for score in scores)
@@ -736,6 +826,8 @@ class RLTrainer(Trainer[RLConfig]):
             "time_rollout": rolled - started,
             "time_update": finished - rolled,
             "tokens_per_s": totals["rollout_tokens"] / max(1e-9, finished - started),
+            "policy_lag": totals.pop("policy_lag_sum") / max(1.0, totals.pop("tagged_turns")),
+            "policy_lag_max": all_reduce({"lag": float(max(lags, default=0))}, self.ctx, op="max")["lag"],
         }
         for key in [k for k in totals if k.startswith("reward/")]:
             metrics[key.removesuffix("_sum")] = totals.pop(key) / count

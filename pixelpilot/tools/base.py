@@ -7,14 +7,44 @@ registry is the one place that turns exceptions into error results, so tools sim
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, get_type_hints
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_type_hints
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from pixelpilot.errors import ToolError
+
+if TYPE_CHECKING:
+    from pixelpilot.envs.core.actions import Action
+
+PromptStyle = Literal["qwen", "pixelpilot"]
+"""How the system turn and the tools are worded. ``qwen`` is Qwen's own text, word for word (its cookbooks'
+system turns and tool definitions: what a released Qwen3-VL was trained to read); ``pixelpilot`` is the
+shorter paraphrase pixelpilot used first, which the shipped pixelpilot-nano was trained on."""
+PROMPT_STYLES: tuple[PromptStyle, ...] = get_args(PromptStyle)
+
+Wording = tuple[str, dict[str, Any]]
+"""A tool's description and parameter schema as the model reads them."""
+
+
+@dataclass(frozen=True)
+class EnvStep:
+    """What a GUI call's environment step did, for the agent rather than the model: gymnasium's five
+    values, typed, with the action that was carried out."""
+
+    action: Action
+    reward: float
+    terminated: bool
+    truncated: bool
+    info: Mapping[str, Any]
+
+    @property
+    def success(self) -> bool | None:
+        """The environment's verdict on the task, when it gave one."""
+        success = self.info.get("success")
+        return success if isinstance(success, bool) else None
 
 
 @dataclass(frozen=True)
@@ -24,8 +54,10 @@ class ToolResult:
     text: str = ""
     images: tuple[Image.Image, ...] = ()
     error: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-    """Facts for the agent, not the model: reward, termination, environment info."""
+    step: EnvStep | None = None
+    """The environment step a GUI call made (also when the environment refused the action)."""
+    denied: str | None = None
+    """Why an approval hook refused the action, which then never reached the environment."""
 
     @property
     def ok(self) -> bool:
@@ -45,22 +77,24 @@ class Tool:
     Subclasses set ``name``, ``description`` and ``parameters`` (a JSON schema object) and
     implement ``run``; ``timeout`` (seconds) runs the call in a worker thread when set, which
     suits pure functions but not tools bound to thread-affine resources such as a Playwright page.
+    ``wordings`` holds other descriptions and schemas by prompt style, for a tool that a checkpoint
+    learned under other words (see ``PromptStyle``); any other style reads ``description`` and ``parameters``.
     """
 
     name: str
     description: str
     parameters: dict[str, Any]
     timeout: float | None = None
+    wordings: Mapping[str, Wording] = {}
 
     def run(self, arguments: dict[str, Any], context: ToolContext) -> ToolResult:
         raise NotImplementedError
 
-    def schema(self) -> dict[str, Any]:
-        """The tool as Qwen3-VL expects it inside ``<tools></tools>``."""
-        return {
-            "type": "function",
-            "function": {"name": self.name, "description": self.description, "parameters": self.parameters},
-        }
+    def schema(self, style: PromptStyle = "qwen") -> dict[str, Any]:
+        """The tool as Qwen3-VL expects it inside ``<tools></tools>``, keys in the order Qwen-Agent writes them."""
+        description, parameters = self.wordings.get(style, (self.description, self.parameters))
+        function = {"name": self.name, "description": description, "parameters": parameters}
+        return {"type": "function", "function": function}
 
 
 def _strip_titles(schema: Any) -> Any:
@@ -77,7 +111,11 @@ def json_schema(model: type[BaseModel]) -> dict[str, Any]:
 
 
 class FunctionTool(Tool):
-    """A Python function exposed as a tool, its arguments validated by a pydantic model."""
+    """A Python function exposed as a tool, its arguments validated by a pydantic model.
+
+    ``parameters`` replaces the schema generated from that model in the prompt, for a tool whose
+    official wording differs from what it validates (it may accept more than it advertises).
+    """
 
     def __init__(
         self,
@@ -85,6 +123,8 @@ class FunctionTool(Tool):
         name: str | None = None,
         description: str | None = None,
         timeout: float | None = 30.0,
+        parameters: dict[str, Any] | None = None,
+        wordings: Mapping[str, Wording] | None = None,
     ) -> None:
         self.func = func
         self.name = name or func.__name__
@@ -93,7 +133,8 @@ class FunctionTool(Tool):
             raise ValueError(f"tool {self.name!r} needs a description or a docstring")
         self.timeout = timeout
         self._context_arg, self._model, self._single_model = self._arguments_model(func)
-        self.parameters = json_schema(self._model)
+        self.parameters = parameters if parameters is not None else json_schema(self._model)
+        self.wordings = dict(wordings or {})
 
     @staticmethod
     def _arguments_model(func: Callable[..., Any]) -> tuple[str | None, type[BaseModel], bool]:
@@ -147,6 +188,8 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     timeout: float | None = 30.0,
+    parameters: dict[str, Any] | None = None,
+    wordings: Mapping[str, Wording] | None = None,
 ) -> Any:
     """Make a function a tool: ``@tool`` or ``@tool(name=..., timeout=...)``.
 
@@ -155,6 +198,8 @@ def tool(
     """
 
     def wrap(f: Callable[..., Any]) -> FunctionTool:
-        return FunctionTool(f, name=name, description=description, timeout=timeout)
+        return FunctionTool(
+            f, name=name, description=description, timeout=timeout, parameters=parameters, wordings=wordings
+        )
 
     return wrap(func) if func is not None else wrap

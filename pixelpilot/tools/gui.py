@@ -1,18 +1,125 @@
 """``computer_use`` and ``mobile_use``: the GUI tools Qwen3-VL was trained on, bound to an environment.
 
 A call is validated into an Action, then carried out by ``env.step``; the new screenshot goes
-back to the model and the step's reward and termination go to the agent in ``ToolResult.data``.
+back to the model and the step itself (reward, termination, info) to the agent as ``ToolResult.step``.
 """
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
 from PIL import Image
 
-from pixelpilot.envs.actions import COMPUTER_ACTIONS, MOBILE_ACTIONS, Action, action_from_arguments
-from pixelpilot.tools.base import Tool, ToolContext, ToolResult
+from pixelpilot.envs.core.actions import COMPUTER_ACTIONS, GRID, MOBILE_ACTIONS, Action, action_from_arguments
+from pixelpilot.tools.base import EnvStep, Tool, ToolContext, ToolResult
+
+# Qwen's wording, word for word: ``computer_use`` as the Qwen3-VL computer-use cookbook renders the
+# ``ComputerUse`` tool of its ``cookbooks/utils/agent_function_call.py`` (screen 1000x1000 there too),
+# ``mobile_use`` as the Qwen3-VL mobile-agent cookbook writes it in its system prompt (which says 999x999;
+# here the 1000x1000 of Qwen3-VL's 0-1000 grid). Dict order is the order Qwen's JSON lists the keys in.
+
+COMPUTER_USE_DESCRIPTION = f"""Use a mouse and keyboard to interact with a computer, and take screenshots.
+* This is an interface to a desktop GUI. You do not have access to a terminal or applications menu. You must click on desktop icons to start applications.
+* Some applications may take time to start or process actions, so you may need to wait and take successive screenshots to see the results of your actions. E.g. if you click on Firefox and a window doesn't open, try wait and taking another screenshot.
+* The screen's resolution is {GRID}x{GRID}.
+* Whenever you intend to move the cursor to click on an element like an icon, you should consult a screenshot to determine the coordinates of the element before moving the cursor.
+* If you tried clicking on a program or link but it failed to load, even after waiting, try adjusting your cursor position so that the tip of the cursor visually falls on the element that you want to click.
+* Make sure to click any buttons, links, icons, etc with the cursor tip in the center of the element. Don't click boxes on their edges."""
+
+_STATUS = {
+    "description": "The status of the task. Required only by `action=terminate`.",
+    "type": "string",
+    "enum": ["success", "failure"],
+}
+_TYPE_TEXT = {"description": "Required only by `action=type` and `action=answer`.", "type": "string"}
+
+COMPUTER_USE_PARAMETERS: dict[str, Any] = {
+    "properties": {
+        "action": {
+            "description": """The action to perform. The available actions are:
+* `key`: Performs key down presses on the arguments passed in order, then performs key releases in reverse order.
+* `type`: Type a string of text on the keyboard.
+* `mouse_move`: Move the cursor to a specified (x, y) pixel coordinate on the screen.
+* `left_click`: Click the left mouse button at a specified (x, y) pixel coordinate on the screen.
+* `left_click_drag`: Click and drag the cursor to a specified (x, y) pixel coordinate on the screen.
+* `right_click`: Click the right mouse button at a specified (x, y) pixel coordinate on the screen.
+* `middle_click`: Click the middle mouse button at a specified (x, y) pixel coordinate on the screen.
+* `double_click`: Double-click the left mouse button at a specified (x, y) pixel coordinate on the screen.
+* `triple_click`: Triple-click the left mouse button at a specified (x, y) pixel coordinate on the screen (simulated as double-click since it's the closest action).
+* `scroll`: Performs a scroll of the mouse scroll wheel.
+* `hscroll`: Performs a horizontal scroll (mapped to regular scroll).
+* `wait`: Wait specified seconds for the change to happen.
+* `terminate`: Terminate the current task and report its completion status.
+* `answer`: Answer a question.""",
+            "enum": list(COMPUTER_ACTIONS),  # the official order
+            "type": "string",
+        },
+        "keys": {"description": "Required only by `action=key`.", "type": "array"},
+        "text": _TYPE_TEXT,
+        "coordinate": {
+            "description": "(x, y): The x (pixels from the left edge) and y (pixels from the top edge) coordinates to move the mouse to.",
+            "type": "array",
+        },
+        "pixels": {
+            "description": "The amount of scrolling to perform. Positive values scroll up, negative values scroll down. Required only by `action=scroll` and `action=hscroll`.",
+            "type": "number",
+        },
+        "time": {"description": "The seconds to wait. Required only by `action=wait`.", "type": "number"},
+        "status": _STATUS,
+    },
+    "required": ["action"],
+    "type": "object",
+}
+
+MOBILE_USE_DESCRIPTION = f"""Use a touchscreen to interact with a mobile device, and take screenshots.
+* This is an interface to a mobile device with touchscreen. You can perform actions like clicking, typing, swiping, etc.
+* Some applications may take time to start or process actions, so you may need to wait and take successive screenshots to see the results of your actions.
+* The screen's resolution is {GRID}x{GRID}.
+* Make sure to click any buttons, links, icons, etc with the cursor tip in the center of the element. Don't click boxes on their edges unless asked."""
+
+MOBILE_USE_PARAMETERS: dict[str, Any] = {
+    "properties": {
+        "action": {
+            "description": """The action to perform. The available actions are:
+* `click`: Click the point on the screen with coordinate (x, y).
+* `long_press`: Press the point on the screen with coordinate (x, y) for specified seconds.
+* `swipe`: Swipe from the starting point with coordinate (x, y) to the end point with coordinates2 (x2, y2).
+* `type`: Input the specified text into the activated input box.
+* `answer`: Output the answer.
+* `system_button`: Press the system button.
+* `wait`: Wait specified seconds for the change to happen.
+* `terminate`: Terminate the current task and report its completion status.""",
+            "enum": ["click", "long_press", "swipe", "type", "answer", "system_button", "wait", "terminate"],
+            "type": "string",
+        },
+        "coordinate": {
+            "description": "(x, y): The x (pixels from the left edge) and y (pixels from the top edge) coordinates to move the mouse to. Required only by `action=click`, `action=long_press`, and `action=swipe`.",
+            "type": "array",
+        },
+        "coordinate2": {
+            "description": "(x, y): The x (pixels from the left edge) and y (pixels from the top edge) coordinates to move the mouse to. Required only by `action=swipe`.",
+            "type": "array",
+        },
+        "text": _TYPE_TEXT,
+        "time": {
+            "description": "The seconds to wait. Required only by `action=long_press` and `action=wait`.",
+            "type": "number",
+        },
+        "button": {
+            "description": "Back means returning to the previous interface, Home means returning to the desktop, Menu means opening the application background menu, and Enter means pressing the enter. Required only by `action=system_button`",
+            "enum": ["Back", "Home", "Menu", "Enter"],
+            "type": "string",
+        },
+        "status": _STATUS,
+    },
+    "required": ["action"],
+    "type": "object",
+}
+"""Qwen's mobile agent offers no ``key`` or ``open``; the environment still takes them (``MOBILE_ACTIONS``)."""
+
+# pixelpilot's first wording, kept byte for byte: pixelpilot-nano was trained on it (prompt style ``pixelpilot``).
 
 _COORD = {
     "type": "array",
@@ -20,14 +127,14 @@ _COORD = {
     "description": "(x, y): x pixels from the left edge and y pixels from the top edge, on the 1000x1000 screen.",
 }
 
-COMPUTER_USE_DESCRIPTION = """Use a mouse and keyboard to interact with a computer, and take screenshots.
+PIXELPILOT_COMPUTER_USE_DESCRIPTION = """Use a mouse and keyboard to interact with a computer, and take screenshots.
 * This is an interface to a desktop GUI. You do not have access to a terminal or applications menu. You must click on desktop icons to start applications.
 * Some applications may take time to start or process actions, so you may need to wait and take successive screenshots to see the results of your actions.
 * The screen's resolution is 1000x1000.
 * Whenever you intend to move the cursor to click on an element, consult a screenshot to determine the coordinates of the element before moving the cursor.
-* Make sure to click any buttons, links, icons, etc with the cursor tip in the center of the element.""".strip()
+* Make sure to click any buttons, links, icons, etc with the cursor tip in the center of the element."""
 
-COMPUTER_USE_PARAMETERS: dict[str, Any] = {
+PIXELPILOT_COMPUTER_USE_PARAMETERS: dict[str, Any] = {
     "type": "object",
     "properties": {
         "action": {
@@ -57,13 +164,13 @@ COMPUTER_USE_PARAMETERS: dict[str, Any] = {
     "required": ["action"],
 }
 
-MOBILE_USE_DESCRIPTION = """Use a touchscreen to interact with a mobile device, and take screenshots.
+PIXELPILOT_MOBILE_USE_DESCRIPTION = """Use a touchscreen to interact with a mobile device, and take screenshots.
 * This is an interface to a mobile device with touchscreen. You can perform actions like clicking, typing, swiping, etc.
 * Some applications may take time to start or process actions, so you may need to wait and take successive screenshots to see the results of your actions.
 * The screen's resolution is 1000x1000.
-* Make sure to click any buttons, links, icons, etc with the cursor tip in the center of the element.""".strip()
+* Make sure to click any buttons, links, icons, etc with the cursor tip in the center of the element."""
 
-MOBILE_USE_PARAMETERS: dict[str, Any] = {
+PIXELPILOT_MOBILE_USE_PARAMETERS: dict[str, Any] = {
     "type": "object",
     "properties": {
         "action": {
@@ -123,42 +230,34 @@ class GUITool(Tool):
 
     def result(self, action: Action, outcome: StepOutcome) -> ToolResult:
         observation, reward, terminated, truncated, info = outcome
-        data = {
-            "reward": float(reward),
-            "terminated": bool(terminated),
-            "truncated": bool(truncated),
-            "info": info,
-            "observation": observation,
-        }
+        step = EnvStep(action, float(reward), bool(terminated), bool(truncated), info)
         error = info.get("action_error")
         if error:
-            return ToolResult(error=error, data=data)
+            return ToolResult(error=error, step=step)
         screenshot = Image.fromarray(observation["screenshot"])
-        return ToolResult(text=_done(action, info), images=(screenshot,), data={**data, "action": action})
+        return ToolResult(text=_done(action, info), images=(screenshot,), step=step)
 
 
 def _done(action: Action, info: dict[str, Any]) -> str:
-    """What the model reads besides the screenshot: the action, and tabs that opened or closed (which a
-    screenshot alone does not tell apart from the page changing)."""
-    text = f"{action.action} done."
-    opened, closed = info.get("page_opened") or [], info.get("page_closed") or []
-    if closed:
-        text += f" Closed: {', '.join(closed)}."
-    if opened:
-        text += f" A new page opened in front: {opened[-1]}."
-    return text
+    """What the model reads besides the screenshot: the action, then the environment's ``notes`` (what a
+    screenshot alone does not tell, such as a browser tab that opened or closed)."""
+    return " ".join([f"{action.action} done.", *info.get("notes", ())])
 
 
 class ComputerUseTool(GUITool):
     name = "computer_use"
     description = COMPUTER_USE_DESCRIPTION
     parameters = COMPUTER_USE_PARAMETERS
+    wordings = MappingProxyType(
+        {"pixelpilot": (PIXELPILOT_COMPUTER_USE_DESCRIPTION, PIXELPILOT_COMPUTER_USE_PARAMETERS)}
+    )
 
 
 class MobileUseTool(GUITool):
     name = "mobile_use"
     description = MOBILE_USE_DESCRIPTION
     parameters = MOBILE_USE_PARAMETERS
+    wordings = MappingProxyType({"pixelpilot": (PIXELPILOT_MOBILE_USE_DESCRIPTION, PIXELPILOT_MOBILE_USE_PARAMETERS)})
 
 
 def gui_tool_for(env: gym.Env) -> GUITool:

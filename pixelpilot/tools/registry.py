@@ -13,9 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
-from pixelpilot.envs.toolcall import ToolCall
+from pixelpilot.envs.core.toolcall import ToolCall
 from pixelpilot.errors import PixelpilotError
-from pixelpilot.tools.base import Tool, ToolContext, ToolResult
+from pixelpilot.tools.base import PromptStyle, Tool, ToolContext, ToolResult
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -52,12 +52,13 @@ class ToolRegistry:
     def names(self) -> list[str]:
         return list(self._tools)
 
-    def schemas(self) -> list[dict]:
-        return [t.schema() for t in self._tools.values()]
+    def schemas(self, style: PromptStyle = "qwen") -> list[dict]:
+        return [t.schema(style) for t in self._tools.values()]
 
-    def tools_block(self) -> str:
-        """The ``<tools>`` block of the system turn: one JSON object per line, as Qwen3-VL was trained."""
-        lines = "\n".join(json.dumps(s, ensure_ascii=False) for s in self.schemas())
+    def tools_block(self, style: PromptStyle = "qwen") -> str:
+        """The ``<tools>`` block of the system turn: one JSON object per line, written as Qwen-Agent's
+        ``NousFnCallPrompt`` and Qwen3-VL's chat template write it (``json.dumps``, non-ASCII kept)."""
+        lines = "\n".join(json.dumps(s, ensure_ascii=False) for s in self.schemas(style))
         return f"<tools>\n{lines}\n</tools>"
 
     def get(self, name: str) -> Tool | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pixelpilot.envs.android.base import AndroidDevice, AndroidTask, InstructionTask
-from pixelpilot.envs.android.tasks import SUITE, SimTask, android_task, android_tasks, env_id, register_android_envs
+from pixelpilot.envs.android.tasks import ANDROID, SimTask, android_task, android_tasks, env_id
 from pixelpilot.envs.android.world import PhoneState, random_world
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from pixelpilot.envs.android.sim import SimPhone
 
 __all__ = [
-    "SUITE",
+    "ANDROID",
     "AdbDevice",
     "AndroidDevice",
     "AndroidEnv",
@@ -32,7 +32,6 @@ __all__ = [
     "env_id",
     "make_android_env",
     "random_world",
-    "register_android_envs",
 ]
 
 _LAZY = {

@@ -33,8 +33,8 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from pixelpilot.envs.actions import MobileAction
 from pixelpilot.envs.android.base import AndroidDevice
+from pixelpilot.envs.core.actions import MobileAction
 from pixelpilot.errors import ActionError, EnvError
 
 DEFAULT_SERVER_PORT = 5037

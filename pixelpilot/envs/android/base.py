@@ -10,17 +10,15 @@ check in code (which may read the answer the agent gave), and an oracle that sol
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
-from pixelpilot.envs.tasks import TaskStatus
+from pixelpilot.envs.core.task import Task, TaskStatus
 
 if TYPE_CHECKING:
-    from pixelpilot.envs.actions import MobileAction
-    from pixelpilot.envs.android.env import AndroidEnv
+    from pixelpilot.envs.core.actions import MobileAction
 
 SYSTEM_BUTTONS = ("Back", "Home", "Menu", "Enter")
 
@@ -96,31 +94,8 @@ class AndroidDevice(ABC):
         """Release what ``start`` acquired; safe to call twice."""
 
 
-class AndroidTask(BaseModel, ABC):
-    """A task on an Android device: subclasses implement ``setup`` and ``validate``."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-
-    @abstractmethod
-    def setup(self, device: AndroidDevice, seed: int) -> str:
-        """Bring the device to the episode's start, drawn from seed; return the instruction."""
-
-    @abstractmethod
-    def validate(self, device: AndroidDevice, answer: str | None = None) -> TaskStatus:
-        """Read the device after a step (answer: the text of an ``answer`` action in it, if any)."""
-
-    def teardown(self, device: AndroidDevice) -> None:
-        """Release what setup acquired outside the device's screen."""
-
-    def oracle(self, env: AndroidEnv) -> Iterator[str]:
-        """``mobile_use`` tool-call texts that solve the episode the env was just reset to."""
-        raise NotImplementedError(f"task {self.name!r} has no oracle")
-
-    def episode_info(self, device: AndroidDevice) -> dict[str, Any]:
-        """Task facts to add to ``info`` after each validate."""
-        return {}
+class AndroidTask(Task[AndroidDevice]):
+    """A task on an Android device (a sim or a real phone): the ``Task`` contract with the device as target."""
 
 
 class InstructionTask(AndroidTask):

@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 
-from pixelpilot.envs.actions import MobileAction, to_grid, to_pixels
 from pixelpilot.envs.android.base import AndroidDevice, AndroidTask
 from pixelpilot.envs.android.keys import android_key
-from pixelpilot.envs.screen import Observation, ScreenEnv, Step, first_line, timed
-from pixelpilot.envs.tasks import TaskStatus
+from pixelpilot.envs.core.actions import MobileAction, to_grid, to_pixels
+from pixelpilot.envs.core.screen import Observation, ScreenEnv, Step, first_line, timed
 from pixelpilot.errors import ActionError, EnvError, PixelpilotError
 
 if TYPE_CHECKING:
@@ -167,10 +166,8 @@ class AndroidEnv(ScreenEnv[AndroidTask, MobileAction]):
             )
         return self._observation(image)
 
-    def _check(self, action: MobileAction, info: dict[str, Any]) -> TaskStatus:
-        status = self.task.validate(self._device, action.text if action.action == "answer" else None)
-        info.update(self.task.episode_info(self._device))
-        return status
+    def _task_target(self) -> AndroidDevice:
+        return self._device
 
     # -- failures ----------------------------------------------------------------------------------
 

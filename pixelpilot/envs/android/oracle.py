@@ -1,22 +1,16 @@
-"""How the simulated phone's oracles see and act: find an element by what it shows, answer in ``mobile_use``.
-
-An oracle reads the screen as a person would (labels, text, where things are drawn, what is on top),
-never the app's data or script, and acts only through tool-call text that ``env.step`` carries out:
-a solved episode checks the app, the touch path, the grid mapping and the task check at once, and
-its steps are demonstrations for supervised fine-tuning.
-"""
+"""How the simulated phone's oracles see and act: find an element by what it shows, answer in ``mobile_use``."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pixelpilot.envs.actions import MobileAction
-from pixelpilot.envs.page_scripts import VISIBLE_POINT_JS
+from pixelpilot.envs.core.actions import MobileAction
+from pixelpilot.envs.web.oracle import OracleError, PageScreen
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from playwright.sync_api import Locator, Page
+    from playwright.sync_api import Locator
 
     from pixelpilot.envs.android.env import AndroidEnv
 
@@ -36,16 +30,11 @@ TOUCH_SLOP = 16
 """CSS px a finger moves before Chromium starts to scroll; a swipe scrolls its length less this."""
 
 
-class OracleError(RuntimeError):
-    """The screen does not look the way the oracle expects (a bug in the oracle or the phone)."""
-
-
-class PhoneScreen:
+class PhoneScreen(PageScreen):
     """What an oracle sees (the phone's page) and says (``mobile_use`` tool-call text)."""
 
     def __init__(self, env: AndroidEnv) -> None:
-        self.page: Page = env.page
-        self.to_grid = env.to_grid
+        super().__init__(env.page, env.to_grid)
 
     # -- finding things on the screen --------------------------------------------------------------
 
@@ -77,17 +66,9 @@ class PhoneScreen:
 
     def point(self, target: Locator) -> tuple[int, int]:
         """The grid point at which target can be touched."""
-        xy = self._one(target).evaluate(VISIBLE_POINT_JS, [0.5, 0.5])
-        if xy is None:
-            raise OracleError(f"{target} is covered or off the screen")
-        return self.to_grid(xy[0], xy[1])
+        return self.to_grid(*self.visible_point(self._one(target)))
 
     # -- acting ------------------------------------------------------------------------------------
-
-    @staticmethod
-    def say(thought: str, action: MobileAction) -> str:
-        call = action.to_tool_call().to_text()
-        return f"{thought}\n{call}" if thought else call
 
     def tap(self, target: Locator, thought: str) -> str:
         return self.say(thought, MobileAction(action="click", coordinate=self.point(target)))

@@ -22,11 +22,12 @@ import numpy as np
 from PIL import Image
 from playwright.sync_api import Error as PlaywrightError
 
-from pixelpilot.envs.actions import MobileAction
 from pixelpilot.envs.android.base import AndroidDevice
 from pixelpilot.envs.android.keys import android_key
 from pixelpilot.envs.android.world import PhoneState
-from pixelpilot.envs.browser import BrowserSession, OriginPolicy, retry_transient
+from pixelpilot.envs.core.actions import MobileAction
+from pixelpilot.envs.web.browser import BrowserSession, OriginPolicy, retry_transient
+from pixelpilot.envs.web.devices import Device
 from pixelpilot.errors import ActionError, EnvError
 
 if TYPE_CHECKING:
@@ -130,7 +131,7 @@ class SimPhone(AndroidDevice):
         """Start an episode: the app rebooted on state (its screens, overlays and gestures all reset),
         showing the launcher."""
         self.start()
-        page = self.session.new_page(self.viewport, self.device_scale_factor, self._policy, fresh=False)
+        page = self.session.new_page(Device(self.viewport, self.device_scale_factor), self._policy, fresh=False)
         if page is not self._page:
             self._page = page
             self._cdp = page.context.new_cdp_session(page)

@@ -13,7 +13,6 @@ Environment ids are ``pixelpilot/android-<task>-v0`` in the suite ``android``.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import random
 import re
 from abc import abstractmethod
@@ -22,9 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import PrivateAttr
 
-from pixelpilot.envs.actions import MobileAction
 from pixelpilot.envs.android.base import AndroidDevice, AndroidTask
-from pixelpilot.envs.android.oracle import OracleError
 from pixelpilot.envs.android.world import (
     ALARM_LABELS,
     FIRST_NAMES,
@@ -38,7 +35,10 @@ from pixelpilot.envs.android.world import (
     random_world,
     timeout_label,
 )
-from pixelpilot.envs.tasks import TaskStatus
+from pixelpilot.envs.core.actions import MobileAction
+from pixelpilot.envs.core.registry import Suite
+from pixelpilot.envs.core.task import TaskStatus
+from pixelpilot.envs.web.oracle import OracleError
 from pixelpilot.errors import EnvError
 
 if TYPE_CHECKING:
@@ -46,7 +46,6 @@ if TYPE_CHECKING:
     from pixelpilot.envs.android.oracle import PhoneScreen
     from pixelpilot.envs.android.sim import SimPhone
 
-SUITE = "android"
 NEW_MESSAGES = (
     "On my way", "Can we move dinner to 8?", "I booked the tickets", "Happy new year!", "Thanks, see you soon",
     "Please call me back", "Lunch at noon works for me", "I will bring the cake",
@@ -789,23 +788,15 @@ def android_task(name: str) -> SimTask:
     return TASKS[name](name=name)
 
 
-def env_id(task: str) -> str:
-    return f"pixelpilot/android-{task}-v0"
-
-
 def _has_oracle(task: str) -> bool:
     return task in TASKS
 
 
-def register_android_envs() -> None:
-    """Register ``pixelpilot/android-<task>-v0`` for every task (suite ``android``); idempotent."""
-    from pixelpilot.envs.registration import register
-
-    for task in android_tasks():
-        register(
-            env_id(task),
-            "pixelpilot.envs.android.env:make_android_env",
-            SUITE,
-            {"task": task},
-            has_oracle=functools.partial(_has_oracle, task),
-        )
+ANDROID = Suite(
+    name="android",
+    id_format="pixelpilot/android-{task}-v0",
+    entry_point="pixelpilot.envs.android.env:make_android_env",
+    tasks=android_tasks,
+    has_oracle=_has_oracle,
+)
+env_id = ANDROID.env_id

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pixelpilot.envs.toolcall import ToolCall
+from pixelpilot.envs.core.toolcall import ToolCall
 
 if TYPE_CHECKING:
     from pixelpilot.agent.trajectory import Trajectory

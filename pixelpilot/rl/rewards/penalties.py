@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict, Field
 
 from pixelpilot.agent.parser import THINK_CLOSE, THINK_OPEN, parse_response
-from pixelpilot.envs.toolcall import TOOL_CALL_CLOSE, TOOL_CALL_OPEN
+from pixelpilot.envs.core.toolcall import TOOL_CALL_CLOSE, TOOL_CALL_OPEN
 from pixelpilot.rl.rewards.base import RewardComponent, RewardScore, RolloutRecord
 from pixelpilot.rl.rewards.language import LanguageConfig, compare_languages
 

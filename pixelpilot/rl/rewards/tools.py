@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pixelpilot.envs.toolcall import ToolCall
+from pixelpilot.envs.core.toolcall import ToolCall
 from pixelpilot.rl.rewards.base import RewardComponent, RewardScore, RolloutRecord
 
 FINAL_ACTIONS = ("answer", "terminate")

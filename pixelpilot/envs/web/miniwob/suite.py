@@ -16,14 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import PrivateAttr, model_validator
 
-from pixelpilot.envs.tasks import TaskStatus, WebTask
+from pixelpilot.envs.core.registry import Suite
+from pixelpilot.envs.core.task import TaskStatus
+from pixelpilot.envs.web.tasks import WebTask
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-    from pixelpilot.envs.web import WebEnv
+    from pixelpilot.envs.web.env import WebEnv
 
-SUITE = "miniwob"
 TASK_AREA = (160, 210)
 """MiniWoB's ``#wrap`` in CSS px, the same for every task (core.css)."""
 
@@ -64,10 +65,6 @@ def miniwob_tasks() -> list[str]:
     return sorted(path.stem for path in miniwob_html_dir().glob("*.html"))
 
 
-def env_id(task: str) -> str:
-    return f"pixelpilot/miniwob-{task}-v0"
-
-
 class MiniWoBTask(WebTask):
     """One MiniWoB++ task; ``data_mode`` is MiniWoB's train/test split switch (a few tasks use it)."""
 
@@ -102,7 +99,7 @@ class MiniWoBTask(WebTask):
         self._last = {"raw_reward": 0.0, "reason": None}
         return " ".join(str(instruction).split())
 
-    def validate(self, page: Page) -> TaskStatus:
+    def validate(self, page: Page, answer: str | None = None) -> TaskStatus:
         done, raw, reason = page.evaluate(_STATUS_JS)
         self._last = {"raw_reward": float(raw), "reason": None if reason is None else str(reason)}
         if not done:
@@ -116,7 +113,7 @@ class MiniWoBTask(WebTask):
         return ("file://",)
 
     def oracle(self, env: WebEnv) -> Iterator[str]:
-        from pixelpilot.envs.miniwob_oracles import ORACLES
+        from pixelpilot.envs.web.miniwob.oracles import ORACLES
 
         if self.name not in ORACLES:
             raise NotImplementedError(f"MiniWoB++ task {self.name!r} has no oracle")
@@ -136,13 +133,32 @@ _HIDE_AND_START_JS = f"""([seed, mode, css]) => {{
 
 
 def has_oracle(task: str) -> bool:
-    from pixelpilot.envs.miniwob_oracles import ORACLES
+    from pixelpilot.envs.web.miniwob.oracles import ORACLES
 
     return task in ORACLES
 
 
+def unsolved(task: str) -> str | None:
+    """Why no oracle solves task reliably, for a page known to be broken."""
+    from pixelpilot.envs.web.miniwob.oracles import UNSOLVED
+
+    return UNSOLVED.get(task)
+
+
 def make_miniwob_env(task: str, data_mode: str = "train", **kwargs: Any) -> WebEnv:
     """gymnasium entry point of ``pixelpilot/miniwob-<task>-v0``; kwargs go to WebEnv."""
-    from pixelpilot.envs.web import WebEnv
+    from pixelpilot.envs.web.env import WebEnv
 
     return WebEnv(MiniWoBTask(name=task, data_mode=data_mode), **kwargs)
+
+
+MINIWOB = Suite(
+    name="miniwob",
+    id_format="pixelpilot/miniwob-{task}-v0",
+    entry_point="pixelpilot.envs.web.miniwob.suite:make_miniwob_env",
+    tasks=miniwob_tasks,
+    has_oracle=has_oracle,
+    unsolved=unsolved,
+    nondeterministic=ANIMATED_TASKS.__contains__,
+)
+env_id = MINIWOB.env_id

@@ -93,6 +93,21 @@ def parse_tool_call_body(body: str) -> ToolCall:
     return ToolCall(name=name, arguments=arguments)
 
 
+def split_tool_calls(text: str) -> tuple[list[str], list[str]]:
+    """The bodies of text's ``<tool_call>`` blocks, in order, and the pieces of text outside them.
+
+    A block ends at its closing tag, at the next opening tag, or at the end of the text: a model
+    that forgot a closing tag loses only that block's end, not the calls after it.
+    """
+    bodies, outside, end = [], [], 0
+    for match in _BLOCK.finditer(text):
+        outside.append(text[end : match.start()])
+        bodies.append(match.group(1))
+        end = match.end()
+    outside.append(text[end:])
+    return bodies, outside
+
+
 def extract_tool_calls(text: str) -> list[ToolCall]:
     """Every ``<tool_call>`` block in text, in order; a malformed block raises ToolCallParseError."""
-    return [parse_tool_call_body(match.group(1)) for match in _BLOCK.finditer(text)]
+    return [parse_tool_call_body(body) for body in split_tool_calls(text)[0]]

@@ -25,14 +25,16 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import sync_playwright
 
-from pixelpilot.envs.page_scripts import NAVIGATION_WATCH_JS, NEXT_FRAME_JS, SETTLE_JS
-from pixelpilot.errors import EnvError
+from pixelpilot.envs.web.devices import DEVICES, Device
+from pixelpilot.envs.web.dom import NAVIGATION_WATCH_JS, NEXT_FRAME_JS, SETTLE_JS
+from pixelpilot.errors import ConfigError, EnvError
 
 if TYPE_CHECKING:
     from playwright.sync_api import (
         Browser,
         BrowserContext,
         CDPSession,
+        Download,
         Page,
         Playwright,
         Request,
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
         ViewportSize,
         WebSocketRoute,
     )
+
+    from pixelpilot.envs.desktop.xserver import XServer
 
 CHROMIUM_PATH = "/usr/bin/chromium"
 CHROMIUM_ARGS = (
@@ -54,6 +58,8 @@ MARKER_SWITCH = "--pixelpilot-browser"
 """Chromium ignores unknown switches; this one names the browser process a session launched."""
 MARKER_ENV = "PIXELPILOT_BROWSER"
 """Set in the browser's environment: its crash-handler daemons, which leave its session, inherit it."""
+XVFB_SIZE = (1920, 1200)
+"""The private screen of a headed browser that is not shown: room for the largest preset and its window."""
 
 ALLOW_ALL = "*"
 """An allow-list entry that lets every origin through (no request routing at all)."""
@@ -106,20 +112,50 @@ def origin_of(url: str) -> str:
     return f"{scheme}://{host}{':' + port if port else ''}"
 
 
+_SUBDOMAINS = "*."
+"""An allow-list origin whose host starts with this (``https://*.example.com``) admits every subdomain."""
+_ORIGIN_END = r"(?:[/?#]|$)"
+
+
+def _origin_prefix(origin: str) -> str:
+    """The regex of the URLs one allow-list origin admits; a ``*.`` host admits the subdomains of the rest
+    (any depth, never the bare domain), with scheme and port exact."""
+    if origin == "file://":
+        return "file:"
+    scheme, _, host = origin.partition("://")
+    if host.startswith(_SUBDOMAINS):
+        return re.escape(f"{scheme}://") + r"(?:[a-z0-9_-]+\.)+" + re.escape(host[2:]) + _ORIGIN_END
+    return re.escape(origin) + _ORIGIN_END
+
+
+def _allow_list_origin(entry: str) -> str:
+    """The origin of an allow-list entry; a ``*`` anywhere but as the whole first label is refused, since
+    ``https://*example.com`` would read as "example.com and look-alikes"."""
+    origin = origin_of(entry)
+    host = origin.partition("://")[2]
+    if "*" in host.removeprefix(_SUBDOMAINS) or ("*" in entry and not host):
+        raise ConfigError(
+            f"allow-list entry {entry!r}: '*' only stands for subdomains, after a scheme: https://*.example.com"
+        )
+    return origin
+
+
 class OriginPolicy:
     """Which origins a page may load from; requests elsewhere are aborted before they leave Chromium.
 
-    The rule is one regular expression matching the URLs to block. Playwright evaluates a regex
-    route inside its driver, so allowed requests never make a round trip through Python.
+    An entry is an origin (``https://example.com``), a pattern for its subdomains
+    (``https://*.example.com``: ``https://a.b.example.com`` but not ``https://example.com``,
+    ``https://evil-example.com`` or another scheme or port), or ``*`` for everything. The rule is one
+    regular expression matching the URLs to block. Playwright evaluates a regex route inside its
+    driver, so allowed requests never make a round trip through Python.
     """
 
     def __init__(self, allowed: Iterable[str]) -> None:
         entries = list(allowed)
         self.allow_all = ALLOW_ALL in entries
-        self.origins = frozenset(origin_of(entry) for entry in entries if entry != ALLOW_ALL)
+        self.origins = frozenset(_allow_list_origin(entry) for entry in entries if entry != ALLOW_ALL)
         prefixes = [f"{scheme}:" for scheme in sorted(_ALWAYS_ALLOWED_SCHEMES)]
-        for origin in sorted(self.origins):
-            prefixes.append("file:" if origin == "file://" else re.escape(origin) + r"(?:[/?#]|$)")
+        prefixes += [_origin_prefix(origin) for origin in sorted(self.origins)]
         self.blocked = re.compile(r"^(?!(?:" + "|".join(prefixes) + "))", re.IGNORECASE)
 
     def allows(self, url: str) -> bool:
@@ -155,7 +191,8 @@ class PageActivity:
     long poll open costs nothing and a plain click costs one frame. A navigation is known from
     the moment the page asks for it (the Navigation API's ``navigate`` event, watched by
     ``NAVIGATION_WATCH_JS``), not only once the browser reports its request, which can lag; so is
-    each ``fetch`` / XHR request, which the page counts as it starts it.
+    each ``fetch`` / XHR request, which the page counts as it starts it. A navigation that turns
+    into a download never commits: the download ends the wait for it.
     """
 
     def __init__(self, page: Page) -> None:
@@ -165,12 +202,15 @@ class PageActivity:
         self._pending: dict[int, int] = {}
         """id(request) -> the serial number it was started under."""
         self._navigated = False
+        self._downloading = False
+        """A download began: the navigation the page asked for (a link to a file) will never commit."""
         self._unreported = 0
         """fetch/XHR requests the page said it started that Playwright has not reported yet (negative: ahead)."""
         page.on("request", self._on_request)
         page.on("requestfinished", self._on_done)
         page.on("requestfailed", self._on_done)
         page.on("framenavigated", self._on_navigated)
+        page.on("download", self._on_download)
 
     def detach(self) -> None:
         """Stop watching the page (it went to the background or closed), so listeners never pile up on it."""
@@ -178,6 +218,7 @@ class PageActivity:
         self.page.remove_listener("requestfinished", self._on_done)
         self.page.remove_listener("requestfailed", self._on_done)
         self.page.remove_listener("framenavigated", self._on_navigated)
+        self.page.remove_listener("download", self._on_download)
 
     def _on_request(self, request: Request) -> None:
         if request.resource_type in _REPORTED_TYPES:
@@ -194,10 +235,13 @@ class PageActivity:
         if frame == self.page.main_frame:
             self._navigated = True
 
+    def _on_download(self, download: object) -> None:
+        self._downloading = True
+
     def mark(self) -> None:
         """Start attributing new requests and navigations to the next action."""
         self._mark = self._serial
-        self._navigated = False
+        self._navigated = self._downloading = False
 
     def _busy(self) -> bool:
         return any(serial > self._mark for serial in self._pending.values())
@@ -215,6 +259,8 @@ class PageActivity:
                     self.page.wait_for_load_state("load", timeout=max(deadline - time.monotonic(), 0.001) * 1000)
                 except PlaywrightError:
                     return False
+            if self._downloading:
+                requested = self._downloading = False
             unreported = self._unreported > 0 and time.monotonic() < reported_by
             if not (requested or unreported or self._busy() or self._navigated):
                 break
@@ -340,9 +386,15 @@ class Tabs:
     """
 
     def __init__(
-        self, context: BrowserContext, viewport: tuple[int, int], policy: OriginPolicy, max_pages: int = MAX_PAGES
+        self,
+        context: BrowserContext,
+        viewport: tuple[int, int],
+        policy: OriginPolicy,
+        max_pages: int = MAX_PAGES,
+        on_download: Callable[[Download], None] | None = None,
     ) -> None:
         self._context = context
+        self._on_download = on_download
         self._viewport: ViewportSize = {"width": viewport[0], "height": viewport[1]}
         self._policy = policy
         self.max_pages = max_pages
@@ -365,10 +417,23 @@ class Tabs:
     def open_first(self) -> Page:
         """The episode's own first page (not reported as opened)."""
         page = self._context.new_page()
+        if page not in self._arrived:  # else the context reported it first, and it is watched already
+            self._watch(page)
         self._arrived = [other for other in self._arrived if other is not page]
-        if page not in self._pages:
-            self._pages.append(page)
+        self._pages.append(page)
+        if page.viewport_size != self._viewport:  # a context without emulation: an attached browser's own
+            page.set_viewport_size(self._viewport)
         return page
+
+    def detach(self) -> None:
+        """Stop following the context's new pages: a context that outlives the episode gets new ``Tabs``."""
+        self._context.remove_listener("page", self._on_page)
+
+    def close_all(self) -> None:
+        """Close every page of the episode (those of a context that outlives it)."""
+        for page in (*self._pages, *self._arrived):
+            self._close(page, report=False)
+        self._pages, self._arrived = [], []
 
     @property
     def current(self) -> Page | None:
@@ -400,16 +465,21 @@ class Tabs:
 
     def _unreported(self) -> int:
         """Pages Chromium created that Playwright has not reported yet (and that a step still waits for)."""
-        missing = len(self._targets) - len(self._context.pages)
+        missing = len(self._targets) - self.count  # a shared context's other pages are no episode's
         self._silent = min(self._silent, max(missing, 0))
         return missing - self._silent
 
     def _on_page(self, page: Page) -> None:
         if page in self._pages or page in self._arrived:
             return
-        page.on("crash", self._on_crash)
+        self._watch(page)
         self._arrived.append(page)
         self._trim()
+
+    def _watch(self, page: Page) -> None:
+        page.on("crash", self._on_crash)
+        if self._on_download is not None:
+            page.on("download", self._on_download)
 
     def _on_crash(self, page: Page) -> None:
         self._crashed.append(page)
@@ -498,19 +568,48 @@ class Tabs:
 
 
 class BrowserSession:
-    """One Chromium process, launched on demand, with a fresh context (and its ``Tabs``) per episode."""
+    """One Chromium with a fresh context (and its ``Tabs``) per episode, launched on demand or attached to.
+
+    - By default pixelpilot launches its own headless Chromium. ``headless=False`` launches it headed:
+      on a private Xvfb (see ``display``), watched through its screenshots, or on this process's
+      ``$DISPLAY`` with ``show=True``.
+    - ``user_data_dir``: a persistent profile (cookies, logins, storage survive on disk). Chromium then
+      has one context for its life, so the profile persists across episodes by design: an episode
+      opens its own page and closes the pages before it.
+    - ``cdp_url``: attach to a Chromium the user started with ``--remote-debugging-port``. Each episode
+      gets a new context there, or the browser's own default one (its logged-in session) with
+      ``cdp_default_context``; ``close()`` closes only what pixelpilot opened and disconnects. That
+      browser is not this session's: it has no ``pid`` and nothing here ever ends it.
+    - ``storage_state``: Playwright's storage file (cookies, local storage) each new context starts
+      from; ``save_storage_state`` writes the current context's.
+    - ``downloads_path``: downloads are saved there (see ``save_downloads``); without it they are
+      dropped when their context closes.
+    """
 
     def __init__(
         self,
         *,
         executable_path: str | None = None,
         headless: bool = True,
+        show: bool = False,
+        user_data_dir: str | Path | None = None,
+        storage_state: str | Path | None = None,
+        cdp_url: str | None = None,
+        cdp_default_context: bool = False,
+        downloads_path: str | Path | None = None,
         extra_args: Sequence[str] = (),
         action_timeout_s: float = 10.0,
         navigation_timeout_s: float = 30.0,
     ) -> None:
+        _check_options(headless, show, user_data_dir, storage_state, cdp_url, cdp_default_context)
         self.executable_path = executable_path if executable_path is not None else chromium_executable()
         self.headless = headless
+        self.show = show
+        self.user_data_dir = Path(user_data_dir) if user_data_dir is not None else None
+        self.storage_state = Path(storage_state) if storage_state is not None else None
+        self.cdp_url = cdp_url
+        self.cdp_default_context = cdp_default_context
+        self.downloads_path = Path(downloads_path) if downloads_path is not None else None
         self.extra_args = tuple(extra_args)
         self.action_timeout_s = action_timeout_s
         self.navigation_timeout_s = navigation_timeout_s
@@ -520,9 +619,14 @@ class BrowserSession:
         self._pid: int | None = None
         self._driver: Playwright | None = None
         self._browser: Browser | None = None
+        self._xserver: XServer | None = None
         self._context: BrowserContext | None = None
+        self._shared = False
+        """Whether the context lives as long as the browser (a profile, an attached browser's default one)."""
+        self._launch_device: Device | None = None
         self._tabs: Tabs | None = None
         self._settings: tuple[object, ...] = ()
+        self._downloads: list[Download] = []
 
     @property
     def page(self) -> Page | None:
@@ -551,7 +655,7 @@ class BrowserSession:
 
     @property
     def marker(self) -> str:
-        """The tag on this session's current browser (see ``live_processes``)."""
+        """The tag on this session's current browser (see ``live_processes``); empty for an attached one."""
         return self._marker
 
     @property
@@ -560,8 +664,14 @@ class BrowserSession:
 
     @property
     def pid(self) -> int | None:
-        """The Chromium browser process (it leads the session of all its helpers), while launched."""
+        """The Chromium browser process this session launched (it leads the session of all its helpers);
+        None before launch, after close, and for a browser attached to over CDP, which is not ours."""
         return self._pid if self._browser is not None else None
+
+    @property
+    def display(self) -> str | None:
+        """The private X display a headed browser runs on (None when headless, shown or attached)."""
+        return self._xserver.display.name if self._xserver is not None and self._xserver.alive else None
 
     def _find_pid(self) -> int | None:
         needle = f"{MARKER_SWITCH}={self._marker}"
@@ -570,28 +680,93 @@ class BrowserSession:
                 return int(entry.name)
         return None
 
-    def start(self) -> None:
-        """Launch Chromium unless a live one is running; a dead one is cleaned up first."""
+    def start(self, device: Device | None = None) -> None:
+        """Launch (or attach to) Chromium unless a live one is there; a dead one is cleaned up first.
+
+        A persistent profile's context is made with the page settings, so it is launched for device
+        (the desktop preset when None) and relaunched when a later episode asks for another one.
+        """
         if self.alive:
             return
         if self.launched:
             self.close()
         self._driver = _Driver.acquire()
-        self._marker = uuid.uuid4().hex
         try:
-            self._browser = self._driver.chromium.launch(
-                executable_path=self.executable_path,
-                headless=self.headless,
-                args=[*CHROMIUM_ARGS, *self.extra_args, f"{MARKER_SWITCH}={self._marker}"],
-                env={**os.environ, MARKER_ENV: self._marker},
-            )
-            self._pid = self._find_pid()
+            if self.cdp_url is not None:
+                self._attach(self.cdp_url)
+            else:
+                self._launch(device or DEVICES["desktop"])
+            assert self._browser is not None
             self._watch_targets(self._browser)
         except PlaywrightError as error:
             self.close()
+            if self.cdp_url is not None:
+                raise EnvError(f"could not attach to Chromium at {self.cdp_url}: {error}") from None
             raise EnvError(
                 f"could not launch Chromium ({self.executable_path or 'Playwright build'}): {error}"
             ) from None
+        except BaseException:  # no Xvfb, no default context: nothing half-started stays behind
+            self.close()
+            raise
+
+    def _attach(self, cdp_url: str) -> None:
+        assert self._driver is not None
+        self._browser = self._driver.chromium.connect_over_cdp(cdp_url)
+        if self.cdp_default_context:
+            if not self._browser.contexts:
+                raise EnvError(f"the browser at {cdp_url} has no default context to use")
+            self._context, self._shared = self._browser.contexts[0], True
+
+    def _launch(self, device: Device) -> None:
+        assert self._driver is not None
+        self._marker = uuid.uuid4().hex
+        options: dict[str, Any] = {
+            "executable_path": self.executable_path,
+            "headless": self.headless,
+            "args": [*CHROMIUM_ARGS, *self.extra_args, f"{MARKER_SWITCH}={self._marker}"],
+            "env": self._launch_env(),
+        }
+        if self.user_data_dir is None:
+            self._browser = self._driver.chromium.launch(**options)
+        else:
+            context = self._driver.chromium.launch_persistent_context(
+                self.user_data_dir, **options, **self._context_options(device)
+            )
+            self._browser, self._context, self._shared = context.browser, context, True
+            self._launch_device = device
+        self._pid = self._find_pid()
+
+    def _launch_env(self) -> dict[str, str]:
+        """Chromium's environment: its marker, and a private Xvfb's display when headed but not shown."""
+        env = {**os.environ, MARKER_ENV: self._marker}
+        if self.headless or self.show:
+            return env
+        from pixelpilot.envs.desktop.xserver import XServer  # Xlib is loaded only for a headed browser
+
+        if self._xserver is None or not self._xserver.alive:
+            self._xserver = XServer(size=XVFB_SIZE, window_manager=None)
+            self._xserver.start()
+        env.pop("WAYLAND_DISPLAY", None)  # else Chromium may prefer the user's Wayland session
+        display = self._xserver.display
+        env["DISPLAY"] = display.name
+        if display.xauthority is not None:
+            env["XAUTHORITY"] = display.xauthority
+        return env
+
+    def _context_options(self, device: Device) -> dict[str, Any]:
+        """Playwright's options for a context showing device."""
+        width, height = device.viewport
+        options: dict[str, Any] = {
+            "viewport": {"width": width, "height": height},
+            "device_scale_factor": device.device_scale_factor,
+            "is_mobile": device.is_mobile,
+            "has_touch": device.has_touch,
+            "service_workers": "block",
+            "accept_downloads": True,
+        }
+        if device.user_agent is not None:
+            options["user_agent"] = device.user_agent
+        return options
 
     def _watch_targets(self, browser: Browser) -> None:
         """Hear of each page Chromium creates as soon as it does, before Playwright reports it (see ``Tabs``)."""
@@ -610,36 +785,54 @@ class BrowserSession:
         if self._tabs is not None:
             self._tabs.forget(event["targetId"])
 
-    def new_page(
-        self, viewport: tuple[int, int], device_scale_factor: float, policy: OriginPolicy, *, fresh: bool = True
-    ) -> Page:
-        """The page for a new episode: in a clean context (no cookies, storage or pages carry over) when
-        fresh, else the current page when its settings match and no other page is open, its pointer moved
-        back to the corner."""
-        self.start()
+    def new_page(self, device: Device, policy: OriginPolicy, *, fresh: bool = True) -> Page:
+        """The page for a new episode: in a clean context (no cookies, storage or pages carry over, beyond
+        ``storage_state``) when fresh, else the current page when its settings match and no other page is
+        open, its pointer moved back to the corner. A context that outlives episodes (a profile, an
+        attached browser's default one) keeps its state; the episode's page replaces those before it."""
+        settings = (device, policy.blocked.pattern, policy.allow_all)
+        stale = (bool(self._settings) and settings != self._settings) or self._launch_device not in (None, device)
+        if self._shared and stale:
+            self.close()  # set up for other settings: launch or attach again (a profile is kept on disk)
+        self.start(device)
         assert self._browser is not None
-        settings = (tuple(viewport), device_scale_factor, policy.blocked.pattern, policy.allow_all)
         if not fresh and self.healthy and settings == self._settings and self.page_count == 1:
             page = self.page
             assert page is not None
             page.mouse.move(0, 0)
             return page
-        self._close_context()
-        width, height = viewport
-        context = self._browser.new_context(
-            viewport={"width": width, "height": height},
-            device_scale_factor=device_scale_factor,
-            service_workers="block",
-        )
+        if self._shared:
+            context = self._context
+            assert context is not None
+            if settings != self._settings:
+                self._prepare_context(context, policy)
+        else:
+            self._close_context()
+            storage = {"storage_state": self.storage_state} if self.storage_state is not None else {}
+            context = self._browser.new_context(**self._context_options(device), **storage)
+            self._prepare_context(context, policy)
+        self._context, self._settings = context, settings
+        previous = self._tabs
+        if previous is not None:
+            previous.detach()
+        on_download = self._on_download if self.downloads_path is not None else None
+        self._tabs = Tabs(context, device.viewport, policy, on_download=on_download)
+        page = self._tabs.open_first()
+        if previous is not None:
+            previous.close_all()
+        if self.user_data_dir is not None:  # the whole profile is ours: the window it opened with too
+            for other in [other for other in context.pages if other is not page]:
+                with suppress(PlaywrightError):
+                    other.close()
+        return page
+
+    def _prepare_context(self, context: BrowserContext, policy: OriginPolicy) -> None:
         context.set_default_timeout(self.action_timeout_s * 1000)
         context.set_default_navigation_timeout(self.navigation_timeout_s * 1000)
         context.add_init_script(NAVIGATION_WATCH_JS)
         if not policy.allow_all:
             context.route(policy.blocked, self._block)
             context.route_web_socket(policy.blocked, self._refuse_socket)
-        self._context, self._settings = context, settings
-        self._tabs = Tabs(context, viewport, policy)
-        return self._tabs.open_first()
 
     def follow_pages(self, deadline: float) -> None:
         """Put the page a user would now see in front (see ``Tabs.follow``)."""
@@ -650,6 +843,36 @@ class BrowserSession:
         """URLs of the pages opened and closed since the last call."""
         return ([], []) if self._tabs is None else self._tabs.changes()
 
+    def save_storage_state(self, path: str | Path) -> bool:
+        """Write the current context's cookies and local storage to path in Playwright's format; False when
+        there is no context to save."""
+        if self._context is None or not self.alive:
+            return False
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._context.storage_state(path=path)
+        return True
+
+    def _on_download(self, download: Download) -> None:
+        self._downloads.append(download)
+
+    def save_downloads(self) -> list[Path]:
+        """Save the downloads that began since the last call into ``downloads_path`` (waiting for each to
+        finish) under their suggested names, made unique; a failed or cancelled one is left out."""
+        downloads, self._downloads = self._downloads, []
+        folder = self.downloads_path
+        if folder is None:
+            return []
+        saved = []
+        for download in downloads:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = free_path(folder, download.suggested_filename)
+            try:
+                download.save_as(path)
+            except PlaywrightError:
+                continue
+            saved.append(path)
+        return saved
+
     def _block(self, route: Route) -> None:
         self.blocked.append(route.request.url)
         route.abort("blockedbyclient")
@@ -659,19 +882,67 @@ class BrowserSession:
         socket.close(code=1008, reason="origin not allowed")
 
     def _close_context(self) -> None:
-        context, self._context, self._tabs = self._context, None, None
-        if context is not None and self.alive:
-            with suppress(PlaywrightError):
-                context.close()
+        """Close the episode's context; of an attached browser's default context, only the episode's pages."""
+        context, tabs = self._context, self._tabs
+        self._context, self._tabs, self._downloads = None, None, []
+        if context is None or not self.alive:
+            return
+        with suppress(PlaywrightError):
+            if not self.cdp_default_context:
+                context.close()  # a persistent context's close ends its browser
+            elif tabs is not None:
+                tabs.close_all()
+                context.unroute_all(behavior="ignoreErrors")
 
     def close(self) -> None:
-        """Close context, browser and (if this was its last user) the driver; safe to call twice."""
+        """Close what this session opened and, if this was its last user, the driver; safe to call twice.
+
+        A launched browser (and its Xvfb) ends; an attached one only loses pixelpilot's pages or context
+        and the connection.
+        """
         self._close_context()
         browser, self._browser = self._browser, None
+        self._shared, self._settings, self._launch_device = False, (), None
         if browser is not None:
             with suppress(PlaywrightError):
-                browser.close()
+                browser.close()  # for an attached browser: disconnect, closing only contexts pixelpilot made
         self._pid = None
+        if self._xserver is not None:
+            self._xserver.stop()
+            self._xserver = None
         if self._driver is not None:
             self._driver = None
             _Driver.release()
+
+
+def free_path(folder: Path, name: str) -> Path:
+    """folder/name, or ``name (1)``, ``name (2)``... as browsers name a second download of the same file."""
+    base = Path(name).name or "download"
+    path = folder / base
+    stem, suffix = Path(base).stem, Path(base).suffix
+    count = 1
+    while path.exists():
+        path = folder / f"{stem} ({count}){suffix}"
+        count += 1
+    return path
+
+
+def _check_options(
+    headless: bool,
+    show: bool,
+    user_data_dir: str | Path | None,
+    storage_state: str | Path | None,
+    cdp_url: str | None,
+    cdp_default_context: bool,
+) -> None:
+    """Refuse (ConfigError) browser options that contradict each other, before anything starts."""
+    if show and headless:
+        raise ConfigError("show=True puts a headed browser on your display: pass headless=False too")
+    if show and not os.environ.get("DISPLAY"):
+        raise ConfigError("show=True needs a display and DISPLAY is not set (headless=False alone uses a private Xvfb)")
+    if cdp_url is not None and (user_data_dir is not None or not headless):
+        raise ConfigError("cdp_url attaches to a running browser: its profile and window are its own")
+    if cdp_default_context and cdp_url is None:
+        raise ConfigError("cdp_default_context needs cdp_url: the default context of an attached browser")
+    if storage_state is not None and (user_data_dir is not None or cdp_default_context):
+        raise ConfigError("storage_state starts a fresh context; a profile or a default context keeps its own state")

@@ -9,10 +9,13 @@ as ``info["action_error"]`` so the agent can show them to the model.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import io
 import time
 from collections.abc import Sequence
 from contextlib import suppress
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
@@ -20,12 +23,14 @@ import numpy as np
 from PIL import Image
 from playwright.sync_api import Error as PlaywrightError
 
-from pixelpilot.envs.actions import ComputerAction, to_grid, to_pixels
-from pixelpilot.envs.browser import BrowserSession, OriginPolicy, PageActivity, retry_transient
-from pixelpilot.envs.keys import parse_combo
-from pixelpilot.envs.page_scripts import NEXT_FRAME_JS, TARGET_JS
-from pixelpilot.envs.screen import Observation, ScreenEnv, Step, first_line, timed
-from pixelpilot.envs.tasks import TaskStatus, WebTask
+from pixelpilot.envs.core.actions import ComputerAction, to_grid, to_pixels
+from pixelpilot.envs.core.keys import parse_combo
+from pixelpilot.envs.core.screen import Observation, ScreenEnv, Step, first_line, timed
+from pixelpilot.envs.core.task import TaskStatus
+from pixelpilot.envs.web.browser import BrowserSession, OriginPolicy, PageActivity, retry_transient
+from pixelpilot.envs.web.devices import Device, device_named
+from pixelpilot.envs.web.dom import NEXT_FRAME_JS, TARGET_JS
+from pixelpilot.envs.web.tasks import WebTask
 from pixelpilot.errors import ActionError
 
 if TYPE_CHECKING:
@@ -83,15 +88,27 @@ def playwright_keys(keys: Sequence[str]) -> list[str]:
 class WebEnv(ScreenEnv[WebTask, ComputerAction]):
     """A task on a real Chromium page; observations are viewport screenshots plus the instruction.
 
-    ``viewport``/``device_scale_factor``/``allowed_origins`` default to the task's. The browser is
-    launched by the first ``reset`` (one per environment) and relaunched by a ``reset`` after it
-    died; like Playwright's sync API it then belongs to that thread. Scroll ``pixels`` are CSS
-    pixels of the page (screen pixels at device scale 1).
+    ``viewport``/``device_scale_factor``/``allowed_origins`` default to the task's; ``device`` (a
+    name of ``devices.DEVICES``: desktop, laptop, phone, or a ``Device``) sets all of a screen's
+    traits at once, and an explicit ``viewport`` or ``device_scale_factor`` still wins over it.
+    ``allowed_origins`` entries may be patterns for subdomains (``https://*.example.com``). The
+    browser is launched by the first ``reset`` (one per environment) and relaunched by a ``reset``
+    after it died; like Playwright's sync API it then belongs to that thread. Scroll ``pixels`` are
+    CSS pixels of the page (screen pixels at device scale 1).
+
+    Browser options (see ``BrowserSession``): ``headless=False`` runs a headed Chromium on a private
+    Xvfb, or on your display with ``show=True``; ``user_data_dir`` is a persistent profile (it is
+    kept across episodes by design); ``storage_state`` is a Playwright storage file every episode
+    starts from and ``save_storage_state`` a file the episode's state is written to when it ends;
+    ``cdp_url`` attaches to a running Chromium (a new context per episode, or its default one with
+    ``cdp_default_context``) that ``close()`` leaves running; files the page downloads are saved in
+    ``downloads_path`` and listed in ``info["downloads"]``.
 
     Pages behave as a browser's tabs: a page the episode opens (a popup, a ``target=_blank`` link)
     comes to the front once the step that opened it settles, and when the page in front closes the
     one behind it comes back. The step says so in ``info["page_opened"]`` / ``info["page_closed"]``
-    (URLs); at most ``browser.MAX_PAGES`` stay open.
+    (URLs), and in ``info["notes"]``, which the GUI tool tells the model; at most ``browser.MAX_PAGES``
+    stay open.
     """
 
     gui_tool = "computer_use"
@@ -109,10 +126,26 @@ class WebEnv(ScreenEnv[WebTask, ComputerAction]):
         action_timeout_s: float = 10.0,
         executable_path: str | None = None,
         headless: bool = True,
+        show: bool = False,
+        device: str | Device | None = None,
+        user_data_dir: str | Path | None = None,
+        storage_state: str | Path | None = None,
+        save_storage_state: str | Path | None = None,
+        cdp_url: str | None = None,
+        cdp_default_context: bool = False,
+        downloads_path: str | Path | None = None,
     ) -> None:
         super().__init__(task, render_mode)
-        self.viewport = tuple(viewport or task.viewport)
-        self.device_scale_factor = float(device_scale_factor or task.device_scale_factor)
+        preset = device_named(device) if isinstance(device, str) else device
+        base = preset or Device(tuple(task.viewport), task.device_scale_factor)
+        self.device = dataclasses.replace(
+            base,
+            viewport=tuple(viewport or base.viewport),
+            device_scale_factor=float(device_scale_factor or base.device_scale_factor),
+        )
+        self.viewport = self.device.viewport
+        self.device_scale_factor = self.device.device_scale_factor
+        self.save_storage_state = Path(save_storage_state) if save_storage_state is not None else None
         origins = task.origins() if allowed_origins is None else tuple(allowed_origins)
         self.policy = OriginPolicy(origins)
         self.settle_timeout_s = settle_timeout_s
@@ -123,6 +156,12 @@ class WebEnv(ScreenEnv[WebTask, ComputerAction]):
         self._session = BrowserSession(
             executable_path=executable_path,
             headless=headless,
+            show=show,
+            user_data_dir=user_data_dir,
+            storage_state=storage_state,
+            cdp_url=cdp_url,
+            cdp_default_context=cdp_default_context,
+            downloads_path=downloads_path,
             action_timeout_s=action_timeout_s,
         )
         self._activity: PageActivity | None = None
@@ -194,12 +233,10 @@ class WebEnv(ScreenEnv[WebTask, ComputerAction]):
 
     def _start_episode(self, seed: int, timings: dict[str, float]) -> str:
         with timed(timings, "launch"):
-            self._session.start()
+            self._session.start(self.device)
         self._session.blocked.clear()
         with timed(timings, "setup"):
-            page = self._session.new_page(
-                self.viewport, self.device_scale_factor, self.policy, fresh=self.task.fresh_context
-            )
+            page = self._session.new_page(self.device, self.policy, fresh=self.task.fresh_context)
             self._session.page_changes()  # an episode reports only its own pages
             self._watch(page)
             assert self._activity is not None
@@ -318,11 +355,11 @@ class WebEnv(ScreenEnv[WebTask, ComputerAction]):
             image = image.resize((self._shape[1], self._shape[0]), Image.Resampling.BILINEAR)
         return self._observation(np.array(image, dtype=np.uint8))
 
+    def _task_target(self) -> Page:
+        return self.page
+
     def _check(self, action: ComputerAction, info: dict[str, Any]) -> TaskStatus:
-        page = self.page
-        status = retry_transient(lambda: self.task.validate(page), page)
-        info.update(self.task.episode_info(page))
-        return status
+        return retry_transient(functools.partial(super()._check, action, info), self.page)
 
     # -- failures ----------------------------------------------------------------------------------
 
@@ -334,12 +371,22 @@ class WebEnv(ScreenEnv[WebTask, ComputerAction]):
 
     def _extra_info(self) -> dict[str, Any]:
         opened, closed = self._session.page_changes()
-        return {"blocked_requests": self._drain_blocked(), "page_opened": opened, "page_closed": closed}
+        notes = [f"Closed: {', '.join(closed)}."] if closed else []
+        notes += [f"A new page opened in front: {opened[-1]}."] if opened else []
+        downloads = self._session.save_downloads()
+        notes += [f"Downloaded {', '.join(path.name for path in downloads)}."] if downloads else []
+        return {
+            "blocked_requests": self._drain_blocked(),
+            "page_opened": opened,
+            "page_closed": closed,
+            "downloads": [str(path) for path in downloads],
+            "notes": notes,
+        }
 
     def _rejected(self, message: str) -> Step:
         observation, reward, terminated, truncated, info = super()._rejected(message)
         # What happened meanwhile (requests blocked, pages opened or closed) is reported by the next step that acts.
-        info.update(blocked_requests=[], page_opened=[], page_closed=[])
+        info.update(blocked_requests=[], page_opened=[], page_closed=[], downloads=[], notes=[])
         return observation, reward, terminated, truncated, info
 
     def _broken(self, error: BaseException, timings: dict[str, float], info: dict[str, Any]) -> Step:
@@ -352,11 +399,15 @@ class WebEnv(ScreenEnv[WebTask, ComputerAction]):
         return self._truncated(f"{cause}: {first_line(error)}; reset() to start again", timings, info)
 
     def _teardown(self) -> None:
+        """End the episode: the task's teardown, then its browser state saved when asked (a login made during
+        the episode is then in ``save_storage_state`` for the next run)."""
         page = self._session.page
         if page is None or not self._session.alive:
             return
         with suppress(PlaywrightError):
             self.task.teardown(page)
+        if self.save_storage_state is not None:
+            self._session.save_storage_state(self.save_storage_state)
 
     def _drain_blocked(self) -> list[str]:
         blocked = list(self._session.blocked)

@@ -49,6 +49,8 @@ class TkApp:
         self.root.option_add("*insertOffTime", 0)  # no blinking cursor: equal states give equal screenshots
         self.widgets: dict[str, tk.Misc] = {}
         self._pending = False
+        self._advertised: set[int] = set()
+        self.root.bind_all("<Map>", self.advertise_pings, add="+")
         self.build()
         self.root.bind("<Configure>", lambda _event: self.changed(later=True), add="+")
         self.root.bind("<Map>", lambda _event: self.changed(later=True), add="+")
@@ -82,6 +84,15 @@ class TkApp:
             self._pending = True
             self.root.after_idle(self.save)
 
+    def advertise_pings(self, event: tk.Event) -> None:
+        """List ``_NET_WM_PING`` for each toplevel (the main window, dialogs) when it is first mapped."""
+        window = event.widget
+        if not isinstance(window, tk.Misc) or window is not window.winfo_toplevel():
+            return  # a widget inside a window, or a Tk internal such as a menu's clone
+        if window.winfo_id() not in self._advertised:
+            self._advertised.add(window.winfo_id())
+            advertise_pings(window)
+
     def save(self) -> None:
         self._pending = False
         self.root.update_idletasks()
@@ -101,6 +112,26 @@ class TkApp:
     def run(self) -> None:
         self.root.after_idle(self.save)
         self.root.mainloop()
+
+
+def advertise_pings(toplevel: tk.Misc) -> None:
+    """List ``_NET_WM_PING`` in the window's ``WM_PROTOCOLS``, so that a driver knows it may ping.
+
+    Tk answers EWMH pings itself, in event order (a driver's proof that the input sent before was
+    handled), but ``wm protocol`` reserves the name and Tk leaves it out of the list. Tk cannot set
+    a property, so a short python-xlib connection does, on the wrapper window the window manager
+    sees (the parent of the toplevel's own window) once it is mapped.
+    """
+    from Xlib import display
+
+    connection = display.Display()
+    try:
+        wrapper = connection.create_resource_object("window", toplevel.winfo_id()).query_tree().parent
+        protocols = list(wrapper.get_wm_protocols() or ())
+        wrapper.set_wm_protocols([*protocols, connection.intern_atom("_NET_WM_PING")])
+        connection.sync()
+    finally:
+        connection.close()
 
 
 def write_json(path: Path, document: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from pixelpilot.envs.toolcall import ToolCall, extract_tool_calls
+from pixelpilot.envs.core.toolcall import ToolCall, extract_tool_calls
 from pixelpilot.errors import ActionError, PixelpilotError
 
 GRID = 1000

@@ -18,9 +18,9 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 import gymnasium as gym
 import numpy as np
 
-from pixelpilot.envs.actions import ACTION_TYPES, ComputerAction, MobileAction, parse_action
-from pixelpilot.envs.spaces import INSTRUCTION_MAX_LENGTH, screen_spaces
-from pixelpilot.envs.tasks import TaskStatus
+from pixelpilot.envs.core.actions import ACTION_TYPES, ComputerAction, MobileAction, parse_action
+from pixelpilot.envs.core.spaces import INSTRUCTION_MAX_LENGTH, screen_spaces
+from pixelpilot.envs.core.task import TaskStatus
 from pixelpilot.errors import ActionError, EnvError, PixelpilotError
 
 PHASES = ("action", "settle", "observe", "validate")
@@ -60,7 +60,7 @@ class ScreenEnv(gym.Env[Observation, str], Generic[TaskT, ActionT]):
     """A task on a screen; observations are screenshots plus the instruction, actions a ``gui_tool`` call.
 
     A subclass calls ``_use_screen`` once it knows the screen's size and fills in its backend's part:
-    ``_open_episode``, ``_prepare``, ``_perform``, ``_settle``, ``_observe``, ``_check`` and
+    ``_open_episode``, ``_prepare``, ``_perform``, ``_settle``, ``_observe``, ``_task_target`` and
     ``_broken``; ``_failures`` and ``_healthy`` tell a dead backend from a model's or a task's
     mistake. A backend whose failures call for another policy overrides ``_act``.
     """
@@ -133,9 +133,17 @@ class ScreenEnv(gym.Env[Observation, str], Generic[TaskT, ActionT]):
     def _observe(self) -> Observation:
         raise NotImplementedError
 
-    def _check(self, action: ActionT, info: dict[str, Any]) -> TaskStatus:
-        """The task's verdict after the action; episode details it reports go into info."""
+    def _task_target(self) -> Any:
+        """What the task sets up and validates: the page, the desktop, the device."""
         raise NotImplementedError
+
+    def _check(self, action: ActionT, info: dict[str, Any]) -> TaskStatus:
+        """The task's verdict after the action, given the answer if the action was one; episode details
+        the task reports go into info."""
+        target = self._task_target()
+        status = self.task.validate(target, action.text if action.action == "answer" else None)
+        info.update(self.task.episode_info(target))
+        return status
 
     def _broken(self, error: BaseException, timings: dict[str, float], info: dict[str, Any]) -> Step:
         """The step after one of ``_failures`` (say what failed, then ``_truncated``)."""
@@ -150,7 +158,8 @@ class ScreenEnv(gym.Env[Observation, str], Generic[TaskT, ActionT]):
         return True
 
     def _extra_info(self) -> dict[str, Any]:
-        """Backend details added to the info of every reset and of every step that acted."""
+        """Backend details added to the info of every reset and of every step that acted; ``notes`` (a
+        list of sentences) is what the model is told besides the screenshot."""
         return {}
 
     # -- the phases of a step ----------------------------------------------------------------------

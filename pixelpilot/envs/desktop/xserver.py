@@ -36,6 +36,8 @@ from Xlib import display as xlib_display
 from Xlib import error as xlib_error
 from Xlib.ext import damage as xdamage
 from Xlib.ext import xtest
+from Xlib.protocol import event as xevent
+from Xlib.xobject.drawable import Window
 
 from pixelpilot.errors import EnvError
 
@@ -275,6 +277,10 @@ class XServer:
     @property
     def pid(self) -> int | None:
         return self._server.pid if self._server is not None else None
+
+    @property
+    def window_manager_pid(self) -> int | None:
+        return self._wm.pid if self._wm is not None else None
 
     @property
     def alive(self) -> bool:
@@ -622,8 +628,125 @@ class DamageWatch:
             self._display.close()
 
 
+class ClientPing:
+    """Round trips through the programs that hold the input, by EWMH's ``_NET_WM_PING``.
+
+    The server delivering an event is not the program having handled it. A program that lists
+    ``_NET_WM_PING`` in its ``WM_PROTOCOLS`` answers a ping by sending it back to the root window, and
+    it reads its events in order, so the answer proves it is done with every input event sent before
+    the ping: what it saves for them is saved, and what it draws is drawn or about to be. GTK answers
+    once everything queued before has been dispatched; Tk answers while handling its events in order
+    (the shipped apps list the protocol, see ``apps/tkapp.py``). Programs that do not list it (xterm)
+    are not pinged: the quiet window alone waits for them.
+    """
+
+    def __init__(self, connection: xlib_display.Display) -> None:
+        self._display = connection
+        self._root = connection.screen().root
+        try:
+            self._protocols = connection.intern_atom("WM_PROTOCOLS")
+            self._ping = connection.intern_atom("_NET_WM_PING")
+            self._wm_state = connection.intern_atom("WM_STATE")
+            self._root.change_attributes(event_mask=X.SubstructureNotifyMask)  # answers are sent to the root
+            connection.sync()
+        except _X_ERRORS as failure:
+            self.close()
+            raise EnvError(f"the X server refused a ping watch: {failure}") from None
+        self._poll = select.poll()
+        self._poll.register(connection.fileno(), select.POLLIN)
+        self._stamp = 0
+
+    @classmethod
+    def open(cls, display: XDisplay) -> ClientPing:
+        return cls(_connect(display, "pings"))
+
+    def ping_input_holders(self, timeout_s: float) -> bool:
+        """Ping the programs holding the keyboard focus and under the pointer; False if one did not answer in time."""
+        deadline = time.monotonic() + timeout_s
+        try:
+            windows = dict.fromkeys(w for w in (self._focus_client(), self._pointer_client()) if w is not None)
+            return all([self._ping_client(window, deadline) for window in windows if self._answers_pings(window)])
+        except xlib_error.BadWindow:  # a window closed meanwhile: its program has nothing more to handle
+            return True
+        except _X_ERRORS as failure:
+            raise EnvError(f"the X server stopped answering: {failure}") from None
+
+    def _focus_client(self) -> int | None:
+        """The top-level client window holding the keyboard focus (the focus window or an ancestor with WM_STATE)."""
+        window = self._display.get_input_focus().focus
+        while isinstance(window, Window) and window.id != self._root.id:
+            if self._is_client(window):
+                return int(window.id)
+            window = window.query_tree().parent
+        return None
+
+    def _pointer_client(self) -> int | None:
+        """The top-level client window under the pointer (the first window with WM_STATE down from the root)."""
+        window = self._root.query_pointer().child
+        while window:
+            if self._is_client(window):
+                return int(window.id)
+            window = window.query_pointer().child
+        return None
+
+    def _is_client(self, window: Window) -> bool:
+        return window.get_property(self._wm_state, X.AnyPropertyType, 0, 0) is not None
+
+    def _answers_pings(self, window: int) -> bool:
+        protocols = self._display.create_resource_object("window", window).get_wm_protocols()
+        return self._ping in (protocols or ())
+
+    def _ping_client(self, window: int, deadline: float) -> bool:
+        """Send one ping to window and wait for its answer until deadline."""
+        self._drain()
+        self._stamp = (self._stamp + 1) & 0xFFFFFFFF
+        ping = xevent.ClientMessage(
+            window=window, client_type=self._protocols, data=(32, [self._ping, self._stamp, window, 0, 0])
+        )
+        self._display.create_resource_object("window", window).send_event(ping, event_mask=0)
+        self._display.flush()
+        while True:
+            if any(self._is_answer(event, window) for event in self._drain()):
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self._poll.poll(left * 1000)
+
+    def _drain(self) -> list[object]:
+        """The events that arrived (without blocking)."""
+        events = []
+        while self._display.pending_events():
+            events.append(self._display.next_event())
+        return events
+
+    def _is_answer(self, event: object, window: int) -> bool:
+        return (
+            isinstance(event, xevent.ClientMessage)
+            and event.client_type == self._protocols
+            and list(event.data[1][:3]) == [self._ping, self._stamp, window]
+        )
+
+    def close(self) -> None:
+        with suppress(*_X_ERRORS):
+            self._display.close()
+
+
+_BUTTONS_DOWN = X.Button1Mask | X.Button2Mask | X.Button3Mask | X.Button4Mask | X.Button5Mask
+"""The pointer state bits of the buttons the core protocol reports (wheel buttons 6 and 7 have none)."""
+
+
 class Pointer(_XTestClient):
-    """The mouse of one display, driven in process through XTEST."""
+    """The mouse of one display, driven in process through XTEST.
+
+    The server carrying out a request to press or release a button is not the button event reaching its
+    window: a window manager that focuses on click (JWM, like most) grabs the buttons of every window
+    synchronously, so from a press on the server holds the pointer's events (the release among them) until
+    the manager has handled the press (focused and raised the window) and let it through to the program.
+    Keys are not held meanwhile: sent then, they reach the window that had the focus before the click,
+    ahead of the press, and a text box the click was to focus loses them. ``wait_until_released`` is the
+    round trip that proves the manager is done.
+    """
 
     def position(self) -> tuple[int, int]:
         with self._requests():
@@ -641,6 +764,24 @@ class Pointer(_XTestClient):
     def release(self, button: int) -> None:
         with self._requests():
             xtest.fake_input(self._display, X.ButtonRelease, button)
+
+    def wait_until_released(self, timeout_s: float) -> bool:
+        """Return once the server holds no button down; False if timeout_s ran out first.
+
+        The server updates the pointer state when it processes a button event, not when it queues one
+        behind a grab, so no button down means every release sent has been carried out: a window manager
+        holding the pointer has let it go, the press has been delivered, and any focus change the manager
+        made before letting it go is in effect. Input sent next reaches the program after the press.
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self._requests():
+                down = self._root.query_pointer().mask & _BUTTONS_DOWN
+            if not down:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.002)
 
     def click(self, button: int, count: int = 1, interval_s: float = 0.06) -> None:
         """count clicks, interval_s apart: close enough for programs to see double and triple clicks."""

@@ -31,15 +31,15 @@ import numpy as np
 from mss.exception import ScreenShotError
 from Xlib import XK
 
-from pixelpilot.envs.actions import ComputerAction, to_grid, to_pixels
-from pixelpilot.envs.desktop_apps import app_argv, read_state
-from pixelpilot.envs.desktop_tasks import DesktopTask, desktop_task
-from pixelpilot.envs.keys import parse_combo, typing_keys
-from pixelpilot.envs.screen import Observation, ScreenEnv, Step, timed
-from pixelpilot.envs.tasks import TaskStatus
-from pixelpilot.envs.xserver import (
+from pixelpilot.envs.core.actions import ComputerAction, to_grid, to_pixels
+from pixelpilot.envs.core.keys import parse_combo, typing_keys
+from pixelpilot.envs.core.screen import Observation, ScreenEnv, Step, timed
+from pixelpilot.envs.desktop.apps import app_argv, read_state
+from pixelpilot.envs.desktop.tasks import DesktopTask, desktop_task
+from pixelpilot.envs.desktop.xserver import (
     DEFAULT_WINDOW_MANAGER,
     MARKER_ENV,
+    ClientPing,
     DamageWatch,
     Keyboard,
     Pointer,
@@ -91,6 +91,12 @@ _X_KEYSYMS = {
     **{f"f{i}": f"F{i}" for i in range(1, 25)},
 }
 """Canonical key names (``keys.NAMED_KEYS``) -> X keysym names."""
+
+_BUTTON_ACTIONS = frozenset(
+    {"left_click", "middle_click", "right_click", "double_click", "triple_click"}
+    | {"left_click_drag", "scroll", "hscroll"}
+)
+"""Actions that press a button: the step waits until the window manager has let them through (see ``Pointer``)."""
 
 
 def x_keysym(key: str) -> int:
@@ -181,8 +187,6 @@ class Desktop:
         self.display = display
         self.screen_size = screen_size
         self.episode = uuid.uuid4().hex
-        self.answer: str | None = None
-        """The text of the episode's ``answer`` action, once given (tasks that ask a question read it)."""
         self.root = root
         self.home = root / "home"
         self._env_marker = env_marker
@@ -286,17 +290,26 @@ class DesktopEnv(ScreenEnv[DesktopTask, ComputerAction]):
     spaces typed characters; 0 (the default) sends them at once, which every program of the task
     suite reads without loss, since XTEST events queue like real ones.
 
-    After an action the step waits until nothing has been drawn on the screen for
-    ``settle_quiet_s``, counted from the end of the input (a program that has not begun to redraw
-    by then is taken to have nothing to show), and at most ``settle_timeout_s``; then it takes one
-    screenshot. Drawing is known from the X DAMAGE extension; on a display without it (a foreign
-    server may lack it) the screen is grabbed every 20 ms instead, until two grabs
-    ``settle_quiet_s`` apart agree. The default quiet window is 60 ms: 40 ms passed repeated 5-seed
-    sweeps of every oracle on a loaded 2-core machine but once lost typed text in a full test run
-    (a Tk app not yet done with the click that focused it); with less, a busy program may not begin
-    to redraw within the window (Tk apps failed at 30 ms), and
-    galculator, which holds a key's button down for 100 ms and drops the same key pressed again
-    meanwhile, is sent its next keys before it is done (at 10 ms).
+    After an action the step makes sure the programs have the input and have handled it, then waits
+    until nothing has been drawn on the screen for ``settle_quiet_s`` (a program that has not begun
+    to redraw by then is taken to have nothing to show), at most ``settle_timeout_s`` each; then it
+    takes one screenshot. Two round trips give the proof, where timing alone gave none:
+
+    - a click is over once the server holds no button down. The window manager grabs every click
+      and holds the pointer until it has focused the window and let the click through, while keys
+      are not held: typed before that, they reached the window focused before the click, and a text
+      box the click was to focus lost them (the rare notes-type failure, whenever the manager was
+      not scheduled within the quiet window; certain with the manager paused).
+    - the programs holding the focus and under the pointer are pinged (``_NET_WM_PING``), which GTK
+      and the shipped Tk apps answer only once they have handled every event before: a task's check
+      then reads the state the input produced, not the state before it.
+
+    Drawing is known from the X DAMAGE extension; on a display without it (a foreign server may lack
+    it) the screen is grabbed every 20 ms instead, until two grabs ``settle_quiet_s`` apart agree.
+    The default quiet window stays 60 ms: with the round trips every oracle passes with none at all
+    (19 tasks x 4 seeds at 0 ms on a loaded 2-core machine), but a screenshot still depends on it,
+    since programs draw after handling input on clocks of their own (GTK's frame clock, galculator's
+    100 ms key press, at 20 ms caught mid-way) and xterm is not pinged.
     """
 
     gui_tool = "computer_use"
@@ -349,6 +362,7 @@ class DesktopEnv(ScreenEnv[DesktopTask, ComputerAction]):
         self._keyboard: Keyboard | None = None
         self._pointer: Pointer | None = None
         self._damage: DamageWatch | None = None
+        self._pings: ClientPing | None = None
         self._desktop: Desktop | None = None
         self._episodes = 0
         self._frame = b""
@@ -456,6 +470,7 @@ class DesktopEnv(ScreenEnv[DesktopTask, ComputerAction]):
         self._keyboard = Keyboard(self.display)
         self._pointer = Pointer(self.display)
         self._damage = DamageWatch.open(self.display)
+        self._pings = ClientPing.open(self.display)
         if self._damage is None:
             log.warning(
                 "display %s has no DAMAGE extension: settling by comparing screenshots every 20 ms, "
@@ -477,6 +492,9 @@ class DesktopEnv(ScreenEnv[DesktopTask, ComputerAction]):
         if self._damage is not None:
             self._damage.close()
             self._damage = None
+        if self._pings is not None:
+            self._pings.close()
+            self._pings = None
 
     def _display_alive(self) -> bool:
         """Whether the display still answers (a killed server's process may not have been reaped yet)."""
@@ -534,6 +552,13 @@ class DesktopEnv(ScreenEnv[DesktopTask, ComputerAction]):
             pointer.click(button, count=notches, interval_s=0.02)
         elif name == "wait":
             time.sleep(action.time or 0)
+        if name in _BUTTON_ACTIONS and not pointer.wait_until_released(self.settle_timeout_s):
+            log.warning(
+                "display %s still holds a button down %g s after the input: its window manager has not let the "
+                "click through",
+                self.display.name,
+                self.settle_timeout_s,
+            )
 
     def _type(self, keysyms: list[int]) -> None:
         assert self._keyboard is not None
@@ -569,15 +594,17 @@ class DesktopEnv(ScreenEnv[DesktopTask, ComputerAction]):
             self._settle(action)
         with timed(timings, "observe"):
             observation = self._observe()
-        if action.action == "answer":
-            self.desktop.answer = action.text
         with timed(timings, "validate"):
             status = self._validate(action, info)
         return self._finish_step(observation, action, status, timings, info)
 
     def _settle(self, action: ComputerAction | None = None) -> None:
-        """Wait until nothing has been drawn for ``settle_quiet_s`` (or the timeout passes), then grab the screen."""
-        assert self._screen is not None
+        """Wait until the programs holding the input have handled it and nothing has been drawn for ``settle_quiet_s``.
+
+        Each wait ends at ``settle_timeout_s`` at the latest; then the screen is grabbed.
+        """
+        assert self._screen is not None and self._pings is not None
+        self._pings.ping_input_holders(self.settle_timeout_s)
         if self._damage is None:
             self._frame = self._poll_until_still()
             return
@@ -605,8 +632,8 @@ class DesktopEnv(ScreenEnv[DesktopTask, ComputerAction]):
         assert self._screen is not None
         return self._observation(self._screen.to_rgb(self._frame))
 
-    def _check(self, action: ComputerAction, info: dict[str, Any]) -> TaskStatus:
-        return self.task.validate(self.desktop)
+    def _task_target(self) -> Desktop:
+        return self.desktop
 
     # -- failures ----------------------------------------------------------------------------------
 

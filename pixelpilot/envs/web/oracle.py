@@ -1,0 +1,48 @@
+"""What every oracle over a Playwright page shares: where an element can be touched, and how a step is said.
+
+An oracle reads the page the way a person reads the screen (labels, text, where things are drawn,
+what is on top), never the app's data or script, and answers with the tool-call text a model would
+write: a solved episode checks the page, the input path, the grid mapping and the task check at
+once, and its steps are demonstrations for supervised fine-tuning. MiniWoB++ (``computer_use``) and
+the simulated phone (``mobile_use``) build their screens on this one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from pixelpilot.envs.web.dom import VISIBLE_POINT_JS
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator, Page
+
+    from pixelpilot.envs.core.actions import Action
+
+ToGrid = Callable[[float, float], tuple[int, int]]
+"""CSS px of the viewport -> the 0–1000 grid point of the observation (the env's ``to_grid``)."""
+
+
+class OracleError(RuntimeError):
+    """The screen does not look the way the oracle expects (a bug in the oracle or the environment)."""
+
+
+class PageScreen:
+    """What an oracle sees (a page) and says (tool-call text, with the thought before it)."""
+
+    def __init__(self, page: Page, to_grid: ToGrid) -> None:
+        self.page = page
+        self.to_grid = to_grid
+
+    def visible_point(self, element: Locator, at: tuple[float, float] = (0.5, 0.5)) -> tuple[float, float]:
+        """The CSS-pixel point at which element shows on top, nearest the fraction ``at`` of its box."""
+        xy = element.evaluate(VISIBLE_POINT_JS, list(at))
+        if xy is None:
+            raise OracleError(f"{element} is covered or off the screen")
+        return xy[0], xy[1]
+
+    @staticmethod
+    def say(thought: str, action: Action) -> str:
+        """One assistant turn: the thought, then the action's tool call."""
+        call = action.to_tool_call().to_text()
+        return f"{thought}\n{call}" if thought else call
