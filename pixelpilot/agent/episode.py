@@ -317,16 +317,17 @@ class Episode:
         return ToolResult(error=f"action denied: {reason}", denied=reason)
 
     def _record(self, call: ToolCall, result: ToolResult, step: Step) -> ToolResponse:
-        env_step = result.step
-        reward = env_step.reward if env_step is not None else 0.0
-        step.reward += reward
+        env_step, reward, action = result.step, 0.0, None
         if env_step is not None:
+            reward = env_step.reward
             step.terminated |= env_step.terminated
             step.truncated |= env_step.truncated
             if env_step.success is not None:
                 self._success = env_step.success
+            if result.ok:
+                action = env_step.action
+        step.reward += reward
         self._terminated |= step.terminated
-        action = env_step.action if env_step is not None and result.ok else None
         landing = self._landing(action)
         if isinstance(action, (ComputerAction, MobileAction)) and action.is_final:
             self._final_action = action

@@ -293,9 +293,13 @@ class Trainer(Generic[RunConfig]):
 
     def _engine(self, path: str) -> ChatModel:
         """The sampling engine: the trained module itself unless its weights are sharded."""
-        if self.strategy != "fsdp":
-            return self.hf
-        return HFModel(path, device=str(self.ctx.device), attn_implementation=self.config.model.attn_implementation)
+        return self._engine_copy(path) if self.strategy == "fsdp" else self.hf
+
+    def _engine_copy(self, path: str, dtype: torch.dtype | None = None) -> HFModel:
+        """A separate copy of the weights to sample from, which ``sync_engine`` keeps up to date."""
+        return HFModel(
+            path, device=str(self.ctx.device), dtype=dtype, attn_implementation=self.config.model.attn_implementation
+        )
 
     def _autocast_dtype(self) -> torch.dtype | None:
         dtype = self.config.model.dtype
@@ -591,12 +595,7 @@ class RLTrainer(Trainer[RLConfig]):
         """A copy of the weights when rollouts play ahead: the trained module changes while they sample."""
         rollout = self.config.rollout
         if rollout.off_policy_steps and rollout.engine == "hf" and self.strategy != "fsdp":
-            return HFModel(
-                path,
-                device=str(self.ctx.device),
-                dtype=torch.float32,
-                attn_implementation=self.config.model.attn_implementation,
-            )
+            return self._engine_copy(path, torch.float32)
         return super()._engine(path)
 
     def _start_vllm(self) -> None:
