@@ -533,6 +533,7 @@ class DesktopEnv(ScreenEnv[DesktopTask, ComputerAction]):
         ):
             pointer.move(*to_pixels(action.coordinate, *self.screen_size))
         if name == "key":
+            self._bind(prepared)
             self._keyboard.press(prepared)
         elif name == "type":
             self._type(prepared)
@@ -566,7 +567,14 @@ class DesktopEnv(ScreenEnv[DesktopTask, ComputerAction]):
         for i, piece in enumerate(chunks_for(keysyms, keymap.capacity(), keymap.lacks)):
             if i:
                 self._settle()  # the program must have read the last piece before keys are rebound
+            self._bind(piece)
             self._keyboard.type(piece, self.type_delay_ms)
+
+    def _bind(self, keysyms: list[int]) -> None:
+        """Bind the keys keysyms lack and let the programs holding the input read the new map before any is sent."""
+        assert self._keyboard is not None and self._pings is not None
+        if self._keyboard.bind(keysyms):
+            self._pings.ping_input_holders(self.settle_timeout_s)
 
     def _drag(self, coordinate: tuple[int, int]) -> None:
         """Press at the pointer, travel to coordinate, release (the pointer moves before the drag, not in it)."""

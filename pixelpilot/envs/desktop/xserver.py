@@ -478,11 +478,11 @@ class Keymap:
             return self._bound[keysym], False
         raise EnvError(f"keysym {keysym:#x} has no keycode: bind it first")
 
-    def bind(self, keysyms: Sequence[int]) -> None:
-        """Give every keysym the map lacks a keycode (at most ``capacity()`` new ones per call)."""
+    def bind(self, keysyms: Sequence[int]) -> bool:
+        """Give every keysym the map lacks a keycode (at most ``capacity()`` new ones per call); True if it changed."""
         wanted = list(dict.fromkeys(k for k in keysyms if self.lacks(k) and k not in self._bound))
         if not wanted:
-            return
+            return False
         keep = set(keysyms)
         free = [code for code in self._spare if code not in self._bound.values()]
         for keysym in [k for k in self._bound if k not in keep]:
@@ -493,6 +493,7 @@ class Keymap:
             raise EnvError(f"cannot bind {len(wanted)} keys at once: {len(free)} spare keycodes")
         self._remap([(code, keysym) for keysym, code in zip(wanted, free, strict=False)])
         self._bound.update((keysym, code) for keysym, code in zip(wanted, free, strict=False))
+        return True
 
     def unbind_all(self) -> None:
         """Give the spare keycodes back (a display pixelpilot borrowed keeps its map as it was)."""
@@ -809,6 +810,18 @@ class Keyboard(_XTestClient):
         except EnvError:
             super().close()
             raise
+
+    def bind(self, keysyms: Sequence[int]) -> bool:
+        """Bind the keysyms the map lacks now; True if the map changed.
+
+        A program may look keys up as it reads them off the wire, before it handles the map change
+        read with them (Tk through its input method): keys sent right behind a change then come out
+        as the keys bound before it (seen in CI on a loaded machine: the second piece of a long Greek
+        text came out as the first piece's letters). A caller that can wait for the programs to answer a ping binds first, waits, then
+        types.
+        """
+        with self._requests():
+            return self.keymap.bind(keysyms)
 
     def press(self, keysyms: Sequence[int]) -> None:
         """Press keysyms in order and release them in reverse: a combination such as ctrl+shift+t."""
