@@ -817,8 +817,8 @@ class Keyboard(_XTestClient):
         A program may look keys up as it reads them off the wire, before it handles the map change
         read with them (Tk through its input method): keys sent right behind a change then come out
         as the keys bound before it (seen in CI on a loaded machine: the second piece of a long Greek
-        text came out as the first piece's letters). A caller that can wait for the programs to answer a ping binds first, waits, then
-        types.
+        text came out as the first piece's letters). A caller that can wait for the programs to
+        answer a ping binds first, waits, then types.
         """
         with self._requests():
             return self.keymap.bind(keysyms)
