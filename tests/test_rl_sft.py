@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -246,6 +247,16 @@ def test_web_oracles_record_demonstrations_and_a_resumed_run_reads_them_back(
         again.close()
     assert [r.turns[-1].token_ids for r in cached] == [r.turns[-1].token_ids for r in records]
     assert cache.exists()
+    later = tmp_path / "later"  # a later stage: other weights, the same processor, a copy of the demos
+    shutil.copytree(tiny_checkpoint, later / "model")
+    shutil.copytree(tmp_path / "out" / "demos", later / "out" / "demos")
+    stage = SFTTrainer(
+        SFTConfig.model_validate({**data, "model": {"path": str(later / "model")}, "output_dir": str(later / "out")})
+    )
+    try:
+        assert stage.envs._idle == {}  # read back, not recorded again
+    finally:
+        stage.close()
 
 
 def test_saved_demonstrations_read_back_identical_with_their_images_as_png(model: HFModel, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ oracles again (a few minutes of browser work for a MiniWoB mix). The loss is
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,18 @@ from pixelpilot.rl.policy import Batch
 from pixelpilot.rl.rollout import EpisodeRecord
 from pixelpilot.rl.sequences import TrainingSequence, episode_sequences, mark_episodes
 from pixelpilot.rl.trainer import Trainer, family_sampler, loss_denominator, micro_batches
+
+
+def processor_digest(processor: Any) -> str:
+    """A digest of everything a processor encodes demonstrations with: equal digests, equal sequences."""
+    tokenizer = processor.tokenizer
+    parts = (
+        tokenizer.backend_tokenizer.to_str(),
+        json.dumps(tokenizer.added_tokens_decoder, default=str, sort_keys=True),
+        tokenizer.chat_template or "",
+        json.dumps(processor.image_processor.to_dict(), default=str, sort_keys=True),
+    )
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 class SFTTrainer(Trainer[SFTConfig]):
@@ -52,11 +65,12 @@ class SFTTrainer(Trainer[SFTConfig]):
     def demonstrations(self, source: DemoSource) -> list[EpisodeRecord]:
         """A source's demonstrations, recorded through the agent's episodes (on every rank: deterministic).
 
-        They are cached under ``demos/``, keyed by the source, the agent and the tokenizer, so that a
-        resumed run reads them back instead of recording them again.
+        They are cached under ``demos/``, keyed by the source, the agent and what encodes them (the
+        tokenizer, chat template and image settings), not by the weights: a resumed run, or a later
+        stage whose ``demos/`` holds a copy, reads them back instead of recording them again.
         """
         key = "\n".join(
-            (source.model_dump_json(), self.config.agent.model_dump_json(), str(len(self.tokenizer)), self.base_path)
+            (source.model_dump_json(), self.config.agent.model_dump_json(), processor_digest(self.processor))
         )
         cache = self.output / "demos" / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.pkl"
         if cache.exists():

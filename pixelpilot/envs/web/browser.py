@@ -202,6 +202,8 @@ class PageActivity:
         self._pending: dict[int, int] = {}
         """id(request) -> the serial number it was started under."""
         self._navigated = False
+        self._loaded = False
+        """The main frame fired ``load`` since it last navigated (a ``goto`` that waited for it, say)."""
         self._downloading = False
         """A download began: the navigation the page asked for (a link to a file) will never commit."""
         self._unreported = 0
@@ -210,6 +212,7 @@ class PageActivity:
         page.on("requestfinished", self._on_done)
         page.on("requestfailed", self._on_done)
         page.on("framenavigated", self._on_navigated)
+        page.on("load", self._on_load)
         page.on("download", self._on_download)
 
     def detach(self) -> None:
@@ -218,6 +221,7 @@ class PageActivity:
         self.page.remove_listener("requestfinished", self._on_done)
         self.page.remove_listener("requestfailed", self._on_done)
         self.page.remove_listener("framenavigated", self._on_navigated)
+        self.page.remove_listener("load", self._on_load)
         self.page.remove_listener("download", self._on_download)
 
     def _on_request(self, request: Request) -> None:
@@ -233,7 +237,10 @@ class PageActivity:
 
     def _on_navigated(self, frame: object) -> None:
         if frame == self.page.main_frame:
-            self._navigated = True
+            self._navigated, self._loaded = True, False
+
+    def _on_load(self, page: object) -> None:
+        self._loaded = True
 
     def _on_download(self, download: object) -> None:
         self._downloading = True
@@ -253,6 +260,8 @@ class PageActivity:
         reported_by = min(deadline, time.monotonic() + _REPORT_GRACE_S)
         waited = False
         while True:
+            if self._navigated and self._loaded:  # loaded already (its handlers ran): the screenshot draws it
+                requested, self._navigated = False, False
             if self._navigated:
                 requested, self._navigated, waited = False, False, True
                 try:
