@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce pixelpilot-nano from nothing: build the untrained nano Qwen3-VL, cold-start SFT on oracle
-# demonstrations (two stages: 1,500 steps, then 1,500 more on three times the seeds of the tasks that need
-# the image read), SAPO RL, then ship the result (bf16, greedy by default) inside the package.
+# demonstrations (two stages: 1,500 steps on nine tasks, then 1,000 more weighted towards the tasks only the
+# screenshot can solve), SAPO RL, then ship the result (bf16, greedy by default) inside the package.
 #   bash scripts/train_nano.sh                 # ~2 hours on a 2-core CPU; every stage resumes when rerun
 #   RUNS=/tmp/nano SMOKE=1 bash scripts/train_nano.sh   # a few steps of each stage at reduced size (tests)
 # Stages and their commands, each also runnable alone:
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 RUNS="${RUNS:-runs/nano}"
 SHIP="${SHIP:-pixelpilot/model/checkpoints/nano}"
 SFT_STEPS=1500
-SFT2_STEPS=1500
+SFT2_STEPS=1000
 RL_STEPS=10
 SFT_SET=("model.path=$RUNS/base" "output_dir=$RUNS/sft")
 SFT2_SET=("output_dir=$RUNS/sft2")
@@ -28,7 +28,8 @@ if [ "${SMOKE:-0}" = "1" ]; then
   SMALL=(batch_size=4 optim.micro_batch_size=4 optim.warmup_steps=0)
   SFT_SET+=("${SMALL[@]}")
   SFT2_SET+=("${SMALL[@]}")
-  for i in 0 1 2 3 4 5 6 7 8; do SFT_SET+=("demos.$i.oracle.num_seeds=1"); SFT2_SET+=("demos.$i.oracle.num_seeds=1"); done
+  for i in 0 1 2 3 4 5 6 7 8; do SFT_SET+=("demos.$i.oracle.num_seeds=1"); done
+  for i in 0 1 2 3 4 5 6 7 8 9 10 11; do SFT2_SET+=("demos.$i.oracle.num_seeds=1"); done
   RL_SET+=(rollout.group_size=2 rollout.queries_per_step=1 "eval.tasks=[]" optim.micro_batch_size=4)
 fi
 SFT_SET+=("steps=$SFT_STEPS")

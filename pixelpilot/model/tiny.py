@@ -306,11 +306,12 @@ class Sizes:
     prompt_style: str | None = None
     """The prompt style the checkpoint will be trained on, written into its generation config so that every
     checkpoint trained from it (and the exported model) names it: ``pixelpilot`` for nano."""
-    vision_position_std: float | None = None
-    """Spread of the ViT's learned position embeddings at initialisation (None: the config's
-    ``initializer_range``, 0.02). A model trained from scratch with its vision frozen reads where a
-    patch is only from these; at 0.02 they are a twentieth of a patch's content and nano's
-    coordinates never depended on the screenshot, at 0.5 they do (docs/nano.md)."""
+    sincos_vision_positions: bool = False
+    """Start the ViT's position-embedding table as a 2D sine-cosine grid (MAE's) instead of the config's
+    N(0, 0.02). A model trained from scratch with its vision tower frozen knows where a patch is only
+    from this table: drawn at 0.02 it is a twentieth of a patch's content, and drawn at random at any
+    scale it gives each cell an unrelated code the language model must memorise; a sinusoid makes
+    column and row smooth, linear functions of the features (docs/nano.md, "Seeing the screen")."""
 
 
 TINY = Sizes(
@@ -351,7 +352,7 @@ NANO = Sizes(
     greedy=True,
     compact_tokenizer=True,
     prompt_style="pixelpilot",
-    vision_position_std=0.5,
+    sincos_vision_positions=True,
 )
 """pixelpilot-nano's shape; docs/nano.md gives the measurements behind each choice."""
 
@@ -415,6 +416,25 @@ def _config(tokenizer, moe: bool, sizes: Sizes = TINY):
     return Qwen3VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=sizes.tie_embeddings, **tokens)
 
 
+def sincos_grid(cells: int, width: int) -> torch.Tensor:
+    """A square grid's 2D sine-cosine position table, one row per cell in row-major order.
+
+    A quarter of the width each for sin and cos of the column and of the row, at frequencies from π
+    per cell (neighbours apart) down to π / side (monotonic across the grid, so a linear read-out
+    gives the position); unit amplitude, as large as the patch content it is added to.
+    """
+    side = int(cells**0.5)
+    if side * side != cells or width % 4:
+        raise ValueError(
+            f"a sine-cosine grid needs a square number of cells and a width divisible by 4, not {cells}, {width}"
+        )
+    rows, columns = torch.meshgrid(torch.arange(side), torch.arange(side), indexing="ij")
+    quarter = width // 4
+    frequencies = torch.pi / side ** (torch.arange(quarter) / (quarter - 1))
+    angles = [coordinate.flatten().float()[:, None] * frequencies for coordinate in (columns, rows)]
+    return torch.cat([part for angle in angles for part in (angle.sin(), angle.cos())], dim=1)
+
+
 def generation_config(
     pad_token_id: int, eos_token_ids: list[int], greedy: bool = False, prompt_style: str | None = None
 ) -> Any:
@@ -472,8 +492,9 @@ def build_tiny_checkpoint(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = model_class(config)
-        if sizes.vision_position_std is not None:
-            torch.nn.init.normal_(model.model.visual.pos_embed.weight, std=sizes.vision_position_std)
+        if sizes.sincos_vision_positions:
+            table = model.model.visual.pos_embed.weight
+            table.data.copy_(sincos_grid(table.shape[0], table.shape[1]))
     im_end, endoftext = tokenizer.convert_tokens_to_ids(["<|im_end|>", ENDOFTEXT])
     # Qwen3-VL Instruct's shipped defaults, token ids remapped to the tiny vocabulary.
     model.generation_config = generation_config(
