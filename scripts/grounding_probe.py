@@ -77,6 +77,7 @@ def main() -> None:
     messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Click the box."}]}]
     prompt = processor.apply_chat_template(messages, add_generation_prompt=True)
 
+    prompt_length = len(processor(text=[prompt], images=[page(random.Random(0))[0]])["input_ids"][0])  # one page size
     rng, start = random.Random(0), time.monotonic()
     for step in range(1, args.steps + 1):
         pages = [page(rng) for _ in range(16)]
@@ -86,7 +87,6 @@ def main() -> None:
             return_tensors="pt",
             padding=True,
         )
-        prompt_length = len(processor(text=[prompt], images=[pages[0][0]])["input_ids"][0])
         labels = inputs["input_ids"].masked_fill(inputs["attention_mask"] == 0, -100)
         labels[:, :prompt_length] = -100
         loss = model(**inputs, labels=labels).loss

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,10 @@ class SFTTrainer(Trainer[SFTConfig]):
             families[source.family] = (sequences, source.weight)
         self.sampler = family_sampler(families, config.batch_size, config.seed)
 
+    @cached_property
+    def _processor_digest(self) -> str:
+        return processor_digest(self.processor)  # a real tokenizer serialises to megabytes: once per run
+
     def demonstrations(self, source: DemoSource) -> list[EpisodeRecord]:
         """A source's demonstrations, recorded through the agent's episodes (on every rank: deterministic).
 
@@ -69,9 +74,7 @@ class SFTTrainer(Trainer[SFTConfig]):
         tokenizer, chat template and image settings), not by the weights: a resumed run, or a later
         stage whose ``demos/`` holds a copy, reads them back instead of recording them again.
         """
-        key = "\n".join(
-            (source.model_dump_json(), self.config.agent.model_dump_json(), processor_digest(self.processor))
-        )
+        key = "\n".join((source.model_dump_json(), self.config.agent.model_dump_json(), self._processor_digest))
         cache = self.output / "demos" / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.pkl"
         if cache.exists():
             return load_records(cache)

@@ -260,14 +260,15 @@ class PageActivity:
         reported_by = min(deadline, time.monotonic() + _REPORT_GRACE_S)
         waited = False
         while True:
-            if self._navigated and self._loaded:  # loaded already (its handlers ran): the screenshot draws it
-                requested, self._navigated = False, False
             if self._navigated:
-                requested, self._navigated, waited = False, False, True
-                try:
-                    self.page.wait_for_load_state("load", timeout=max(deadline - time.monotonic(), 0.001) * 1000)
-                except PlaywrightError:
-                    return False
+                requested, self._navigated = False, False
+                if not self._loaded:  # once loaded (its handlers ran), the screenshot draws it: no wait
+                    waited = True
+                    try:
+                        timeout_ms = max(deadline - time.monotonic(), 0.001) * 1000
+                        self.page.wait_for_load_state("load", timeout=timeout_ms)
+                    except PlaywrightError:
+                        return False
             if self._downloading:
                 requested = self._downloading = False
             unreported = self._unreported > 0 and time.monotonic() < reported_by
