@@ -14,7 +14,7 @@ TRAINED=(click-test click-test-2 click-button click-dialog click-tab focus-text 
 UNSEEN=(click-test-transfer click-link click-dialog-2 click-widget enter-text-2)
 declare -A MODELS=(
   [random]=random
-  [sft]="hf:$RUNS/sft2/checkpoints/step-001000/model"
+  [sft]="hf:$RUNS/sft3/checkpoints/step-001000/model"
   [rl]="hf:$RUNS/rl/checkpoints/step-000010/model"
   [nano]=nano
 )

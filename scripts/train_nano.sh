@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Reproduce pixelpilot-nano from nothing: build the untrained nano Qwen3-VL, cold-start SFT on oracle
-# demonstrations (two stages: 1,500 steps on nine tasks, then 1,000 more weighted towards the tasks only the
-# screenshot can solve), SAPO RL, then ship the result (bf16, greedy by default) inside the package.
-#   bash scripts/train_nano.sh                 # ~2 hours on a 2-core CPU; every stage resumes when rerun
+# demonstrations (three stages: 1,500 steps on nine tasks, 1,000 more weighted towards the tasks only the
+# screenshot can solve, 1,000 more weighted towards telling labelled targets apart), SAPO RL, then ship the
+# result (bf16, greedy by default) inside the package. Each SFT stage starts with a copy of the previous
+# stage's recorded demonstrations, so the sources they share are read back, not played again.
+#   bash scripts/train_nano.sh                 # ~2.5 hours on a 2-core CPU; every stage resumes when rerun
 #   RUNS=/tmp/nano SMOKE=1 bash scripts/train_nano.sh   # a few steps of each stage at reduced size (tests)
 # Stages and their commands, each also runnable alone:
 #   pixelpilot tiny-checkpoint $RUNS/base --size nano
 #   pixelpilot sft examples/configs/nano/sft.yaml
 #   pixelpilot sft examples/configs/nano/sft2.yaml
+#   pixelpilot sft examples/configs/nano/sft3.yaml
 #   pixelpilot train examples/configs/nano/rl.yaml
 #   pixelpilot export $RUNS/rl/checkpoints/step-000010/model pixelpilot/model/checkpoints/nano --greedy
 set -euo pipefail
@@ -17,30 +20,41 @@ RUNS="${RUNS:-runs/nano}"
 SHIP="${SHIP:-pixelpilot/model/checkpoints/nano}"
 SFT_STEPS=1500
 SFT2_STEPS=1000
+SFT3_STEPS=1000
 RL_STEPS=10
 SFT_SET=("model.path=$RUNS/base" "output_dir=$RUNS/sft")
 SFT2_SET=("output_dir=$RUNS/sft2")
+SFT3_SET=("output_dir=$RUNS/sft3")
 RL_SET=("output_dir=$RUNS/rl")
 if [ "${SMOKE:-0}" = "1" ]; then
   SFT_STEPS=2
   SFT2_STEPS=1
+  SFT3_STEPS=1
   RL_STEPS=1
   SMALL=(batch_size=4 optim.micro_batch_size=4 optim.warmup_steps=0)
   SFT_SET+=("${SMALL[@]}")
   SFT2_SET+=("${SMALL[@]}")
+  SFT3_SET+=("${SMALL[@]}")
   for i in 0 1 2 3 4 5 6 7 8; do SFT_SET+=("demos.$i.oracle.num_seeds=1"); done
   for i in 0 1 2 3 4 5 6 7 8 9 10 11; do SFT2_SET+=("demos.$i.oracle.num_seeds=1"); done
+  for i in $(seq 0 16); do SFT3_SET+=("demos.$i.oracle.num_seeds=1"); done
   RL_SET+=(rollout.group_size=2 rollout.queries_per_step=1 "eval.tasks=[]" optim.micro_batch_size=4)
 fi
 SFT_SET+=("steps=$SFT_STEPS")
 SFT2_SET+=("steps=$SFT2_STEPS" "model.path=$RUNS/sft/checkpoints/step-$(printf %06d "$SFT_STEPS")/model")
-RL_SET+=("steps=$RL_STEPS" "model.path=$RUNS/sft2/checkpoints/step-$(printf %06d "$SFT2_STEPS")/model")
+SFT3_SET+=("steps=$SFT3_STEPS" "model.path=$RUNS/sft2/checkpoints/step-$(printf %06d "$SFT2_STEPS")/model")
+RL_SET+=("steps=$RL_STEPS" "model.path=$RUNS/sft3/checkpoints/step-$(printf %06d "$SFT3_STEPS")/model")
 
 if [ ! -f "$RUNS/base/config.json" ]; then
   pixelpilot tiny-checkpoint "$RUNS/base" --size nano
 fi
+# A stage's demos/ seeded from the one before: shared sources are read back (keyed by source and processor).
+carry_demos() { mkdir -p "$2/demos" && { cp -n "$1"/demos/*.pkl "$2/demos/" 2>/dev/null || true; }; }
 pixelpilot sft examples/configs/nano/sft.yaml "${SFT_SET[@]}"
+carry_demos "$RUNS/sft" "$RUNS/sft2"
 pixelpilot sft examples/configs/nano/sft2.yaml "${SFT2_SET[@]}"
+carry_demos "$RUNS/sft2" "$RUNS/sft3"
+pixelpilot sft examples/configs/nano/sft3.yaml "${SFT3_SET[@]}"
 pixelpilot train examples/configs/nano/rl.yaml "${RL_SET[@]}"
 pixelpilot export "$RUNS/rl/checkpoints/step-$(printf %06d "$RL_STEPS")/model" "$SHIP" --dtype bfloat16 --greedy
 echo "pixelpilot-nano written to $SHIP"

@@ -23,11 +23,12 @@ from pixelpilot.rl.evaluation import summarize
 from pixelpilot.rl.sequences import encode_prompt
 
 ROOT = Path(__file__).resolve().parents[1]
-# Three trained tasks the shipped model solves well, two single-step and one multi-step (README: 100%, 100%
-# and 78% on seeds 10,000-10,049; 20/20, 20/20 and 12/20 on the seeds below), on held-out seeds (training
-# used seeds < 10,000), each with a floor under what it scores: a checkpoint or an eval path that regresses
-# fails here. click-test can only be solved from the screenshot (its instruction never changes).
-HELD_OUT_FLOORS = {"click-test": 0.9, "click-tab": 0.9, "enter-text": 0.5}
+# Four trained tasks the shipped model solves well, three single-step and one multi-step (README: 100%, 100%,
+# 86% and 84% on seeds 10,000-10,049; 20/20, 20/20, 19/20 and 15/20 on the seeds below), on held-out seeds
+# (training used seeds < 10,000), each with a floor under what it scores: a checkpoint or an eval path that
+# regresses fails here. click-test can only be solved from the screenshot (its instruction never changes);
+# click-dialog needs the dialog's small close button found wherever the dialog is.
+HELD_OUT_FLOORS = {"click-test": 0.9, "click-tab": 0.9, "click-dialog": 0.8, "enter-text": 0.6}
 
 
 def test_untrained_nano_reads_a_miniwob_screen_at_its_budget(tmp_path: Path) -> None:
@@ -69,6 +70,11 @@ def test_train_nano_script_runs_every_stage_at_reduced_size(tmp_path: Path) -> N
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     sft = [json.loads(line) for line in (runs / "sft" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in sft] == [1, 2] and all(r["loss"] > 0 for r in sft)
+    sft3 = [json.loads(line) for line in (runs / "sft3" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in sft3] == [1]
+    # Each stage reads the sources it shares with the one before from the carried demos: sft2 records its 3
+    # new sources beside stage 1's 9, sft3 its 5 new ones beside those 12.
+    assert [len(list((runs / stage / "demos").glob("*.pkl"))) for stage in ("sft", "sft2", "sft3")] == [9, 12, 17]
     rl = [json.loads(line) for line in (runs / "rl" / "metrics.jsonl").read_text().splitlines()]
     assert rl[-1]["step"] == 1 and rl[-1]["episodes"] == 2 and "reward/format" in rl[-1]
     with safe_open(str(ship / "model.safetensors"), "pt") as shipped:
