@@ -22,6 +22,14 @@ def free_port() -> int:
 
 def solve_with_oracle(env: Any, texts: Iterable[str], where: str, max_steps: int) -> None:
     """Feed an oracle's texts to ``env.step`` as a model's raw text; assert each step and the solved episode."""
+    reward, info = play_with_oracle(env, texts, where, max_steps)
+    assert reward == 1.0, f"{where}: reward {reward}, {info.get('message')}"
+    assert info["success"] is True
+
+
+def play_with_oracle(env: Any, texts: Iterable[str], where: str, max_steps: int) -> tuple[float, dict[str, Any]]:
+    """Feed an oracle's texts to ``env.step`` as a model's raw text; assert each step and that the episode ended.
+    Returns the last reward and info."""
     reward, terminated, steps, info, obs = 0.0, False, 0, {}, {"instruction": ""}
     for text in texts:
         assert text.count("<tool_call>") == 1 and text.rstrip().endswith("</tool_call>")
@@ -32,10 +40,8 @@ def solve_with_oracle(env: Any, texts: Iterable[str], where: str, max_steps: int
         assert not truncated
         if terminated or steps >= max_steps:
             break
-    where = f"{where} ({obs['instruction']!r})"
-    assert terminated, f"{where}: not done after {steps} steps"
-    assert reward == 1.0, f"{where}: reward {reward}, {info.get('message')}"
-    assert info["success"] is True
+    assert terminated, f"{where} ({obs['instruction']!r}): not done after {steps} steps"
+    return reward, info
 
 
 def rl_config(tiny_checkpoint: Path, out: Path, **overrides: object) -> dict:

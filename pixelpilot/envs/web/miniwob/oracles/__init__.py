@@ -7,9 +7,10 @@ importing this package registers every family's solvers (``screen.oracle``).
 from __future__ import annotations
 
 from pixelpilot.envs.web.miniwob.oracles import apps, clicking, forms, pointer, shapes, text, widgets
-from pixelpilot.envs.web.miniwob.oracles.screen import ORACLES, UNSOLVED, Oracle, ToGrid
+from pixelpilot.envs.web.miniwob.oracles.screen import BY_CHANCE, ORACLES, UNSOLVED, Oracle, ToGrid
 
 __all__ = [
+    "BY_CHANCE",
     "ORACLES",
     "UNSOLVED",
     "Oracle",

@@ -32,6 +32,10 @@ UNSOLVED: dict[str, str] = {}
 """MiniWoB++ task name -> why no oracle solves it reliably (a bug of the page itself), said where the
 task is listed (``pixelpilot envs``, the README) instead of an oracle that passes by luck."""
 
+BY_CHANCE: dict[str, tuple[float, str]] = {}
+"""MiniWoB++ task name -> (the share of episodes its oracle wins, why): the page plays against the agent by
+chance, so no player wins every seed; the oracle plays the best odds."""
+
 # jQuery UI widgets (accordions, tabs) animate; positions read mid-animation would be stale.
 _SETTLED_JS = "() => !window.jQuery || window.jQuery(':animated').length === 0"
 
