@@ -133,14 +133,12 @@ def _drag_items_grid(s: MiniWoBScreen) -> Iterator[str]:
     index = [text.strip() for text in cells.all_inner_texts()].index(name)
     target = index + _GRID_STEPS[where] if "by one" in s.query() else _GRID_PLACES[where]
     over, right = _grid_drop(index, target)
-    start, end = s.box(cells.nth(index)), s.box(cells.nth(over))
-    side = (0.25, 0.75) if right else (0.75, 0.25)  # start on the side away from the travel, end past the middle
+    xs = (0.25, 0.75) if right else (0.75, 0.25)  # start on the side away from the travel, end past the middle
     # Down and to the left: cross into the lower row as late as possible, so the path passes no other item.
-    low = (0.85, 0.15) if over > index and not right else (0.5, 0.5)
-    yield _move_to(
-        s, start["x"] + start["width"] * side[0], start["y"] + start["height"] * low[0], f'I press on "{name}".'
-    )
-    yield _drag_to(s, end["x"] + end["width"] * side[1], end["y"] + end["height"] * low[1], "I drag it to its place.")
+    ys = (0.85, 0.15) if over > index and not right else (0.5, 0.5)
+    start, end = s.point(cells.nth(index), at=(xs[0], ys[0])), s.point(cells.nth(over), at=(xs[1], ys[1]))
+    yield s.say(f'I press on "{name}".', ComputerAction(action="mouse_move", coordinate=start))
+    yield s.say("I drag it to its place.", ComputerAction(action="left_click_drag", coordinate=end))
 
 
 def _grid_drop(source: int, target: int) -> tuple[int, bool]:
