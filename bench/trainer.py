@@ -15,8 +15,10 @@ the language model (``model.lora``) instead of every weight; the token-budget ro
 pass up to ``--token-budget`` tokens (``optim.micro_batch_tokens``) instead of one pass for the batch.
 
 A second table compares rollout drivers on a mix of fast and slow environments: half the queries are
-the click task, half the same task behind a wait of ``--env-delay`` seconds on every reset and step
-(as a page load or an app launch takes), each environment on a thread of its own
+the click task, half the same task behind a wait on every reset and step (as a page load or an app
+launch takes), drawn from an exponential distribution of mean ``--env-delay`` seconds, seeded by the
+episode (page loads have a long tail: most are quick, a few take several times the mean), each
+environment on a thread of its own
 (``rollout.envs.backend: threads``), episodes of up to ``--turns`` turns. ``sync`` plays turn by
 turn, every turn waiting for every environment; ``async`` drives each episode on its own
 (``rollout.mode``); ``async, 1 step off-policy`` also plays the next step's rollout while this step
@@ -28,8 +30,10 @@ Run: ``python bench/trainer.py --steps 4 --queries 4 --group 8``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import multiprocessing
+import random
 import resource
 import statistics
 import tempfile
@@ -56,18 +60,29 @@ MAX_NEW_TOKENS = 40
 
 
 class Slow(gym.Wrapper):
-    """An environment whose every reset and step first waits ``delay`` seconds (a browser loading a page)."""
+    """An environment whose every reset and step first waits as a browser loading a page does: an
+    exponential draw of mean ``delay`` seconds, from a generator seeded by the reset's seed and the
+    environment's number (a group's episodes share a seed but not their waits), so every driver meets
+    the same waits."""
+
+    made = itertools.count()
 
     def __init__(self, env: gym.Env, delay: float) -> None:
         super().__init__(env)
         self.delay = delay
+        self.number = next(Slow.made)
+        self.waits = random.Random(self.number)
 
-    def reset(self, **kwargs: Any) -> Any:
-        time.sleep(self.delay)
-        return self.env.reset(**kwargs)
+    def _wait(self) -> None:
+        time.sleep(self.waits.expovariate(1.0 / self.delay))
+
+    def reset(self, *, seed: int | None = None, **kwargs: Any) -> Any:
+        self.waits = random.Random(f"{seed}/{self.number}")
+        self._wait()
+        return self.env.reset(seed=seed, **kwargs)
 
     def step(self, action: Any) -> Any:
-        time.sleep(self.delay)
+        self._wait()
         return self.env.step(action)
 
 
@@ -126,6 +141,7 @@ def pixelpilot_run(
                     "reward": metrics["reward_mean"],
                     "turns": metrics["turns_mean"],
                     "lag": metrics["policy_lag"],
+                    "batch": metrics["generate_batch_mean"],
                 }
             )
     finally:
@@ -257,6 +273,7 @@ def summarise(steps: list[dict]) -> dict[str, float]:
     if "lag" in steps[0]:
         summary["turns_per_episode"] = statistics.mean(s["turns"] for s in timed)
         summary["policy_lag"] = statistics.mean(s["lag"] for s in timed)
+        summary["generate_batch"] = statistics.mean(s["batch"] for s in timed)
     return summary
 
 
@@ -314,9 +331,21 @@ def trainer_table(args: argparse.Namespace, results: dict[str, dict[str, float]]
 
 
 def driver_table(args: argparse.Namespace, drivers: dict[str, dict[str, float]]) -> Table:
-    title = f"Rollout drivers: half the queries wait {args.env_delay:g} s per reset and step; up to {args.turns} turns"
+    title = (
+        f"Rollout drivers: half the queries wait {args.env_delay:g} s on average (exponential) per reset and step;"
+        f" up to {args.turns} turns"
+    )
     table = Table(title=title)
-    columns = ("rollouts", "tokens/s", "median step (s)", "speed-up", "turns/episode", "policy lag", "peak RSS")
+    columns = (
+        "rollouts",
+        "tokens/s",
+        "median step (s)",
+        "speed-up",
+        "turns/episode",
+        "sequences/generate",
+        "policy lag",
+        "peak RSS",
+    )
     for column in columns:
         table.add_column(column, justify="right")
     base = drivers["sync"]["median_step_s"]
@@ -327,6 +356,7 @@ def driver_table(args: argparse.Namespace, drivers: dict[str, dict[str, float]])
             f"{summary['median_step_s']:.2f}",
             f"{base / summary['median_step_s']:.2f}x",
             f"{summary['turns_per_episode']:.2f}",
+            f"{summary['generate_batch']:.1f}",
             f"{summary['policy_lag']:.2f}",
             f"{summary['peak_rss_mb']:.0f} MiB",
         )
@@ -345,7 +375,7 @@ def main() -> None:
         "--token-budget", type=int, default=4096, help="tokens per pass of the dynamic-batching row (0: no such row)"
     )
     parser.add_argument(
-        "--env-delay", type=float, default=0.5, help="seconds per reset and step of the slow envs (0: no driver rows)"
+        "--env-delay", type=float, default=4.0, help="mean wait per reset and step of the slow envs, s (0: none)"
     )
     parser.add_argument("--turns", type=int, default=3, help="turns per episode at most, in the driver rows")
     parser.add_argument("--only-drivers", action="store_true", help="run the driver rows alone")

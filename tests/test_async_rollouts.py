@@ -212,6 +212,9 @@ def test_a_slow_environment_holds_up_only_its_own_episodes() -> None:
         assert [len(r.turns) for r in records] == [3, 3, 3]
         assert all(r.trajectory.steps[-1].terminated for r in records)
         logs[mode] = (model.calls, "".join(envs.delivered))
+        # Each turn records the size of the call that sampled it (the trainer's ``generate_batch_mean``).
+        sizes = {"sync": [3] * 9, "async": [2, 2, 2, 1, 1, 1, 2, 2, 2]}[mode]
+        assert [t.batch_size for r in records for t in r.turns] == sizes
     # Sync waits for the slow reset, then for the slow step at every turn.
     assert logs["sync"] == (["FSF", "FSF", "FSF"], "FFS" * 4)
     # The fast episodes are played to the end before the slow one's reset even comes back.

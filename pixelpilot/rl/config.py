@@ -381,7 +381,9 @@ class RolloutConfig(_Section):
     """``sync``: each turn is one generate over every live episode, then waits for all their environment
     steps. ``async``: each episode advances on its own and every generate takes the episodes that are ready,
     so a slow environment (its resets and steps) delays only its own episodes. It pays with ``envs.backend``
-    ``threads`` or ``ray``; with ``local`` every step is done when sent and both modes batch alike. A call is
+    ``threads`` or ``ray``, when waits vary (a long tail of page loads: sync waits for the slowest every
+    turn) and are not small beside a generate call (``bench/trainer.py``'s driver rows); with ``local``
+    every step is done when sent and both modes batch alike. A call is
     seeded by who is in it, so with concurrent environments which episodes share a call, and so the tokens,
     follow the order outcomes arrive in."""
     off_policy_steps: int = Field(0, ge=0, le=1)

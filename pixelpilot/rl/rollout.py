@@ -228,6 +228,8 @@ class TurnRecord(BaseModel):
     finish_reason: str = "stop"
     policy_version: int | None = None
     """The trainer step whose weights sampled the turn (0: the starting weights); None outside RL."""
+    batch_size: int = 1
+    """Sequences in the ``generate`` call that sampled it: how well a driver batches."""
 
 
 class EpisodeRecord(BaseModel):
@@ -365,6 +367,7 @@ def _generate(
                 logprobs=list(generation.logprobs),
                 finish_reason=generation.finish_reason,
                 policy_version=version,
+                batch_size=len(batch),
             )
         )
 
