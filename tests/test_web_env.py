@@ -286,6 +286,54 @@ def test_settling_waits_for_a_request_reported_late(http_server: LocalServer, mo
         environment.close()
 
 
+PAINT_PAGE = """<!doctype html><html><head><style>
+  body { margin: 0; } button { display: block; width: 100px; height: 40px; }
+  #panel { position: absolute; left: 120px; top: 0; width: 200px; height: 240px; background: rgb(255, 0, 0); }
+</style></head><body>
+<button id="now">Now</button><button id="task">Task</button><button id="frame">Frame</button>
+<button id="fetch">Fetch</button><input id="field">
+<div id="panel"></div>
+<script>
+  const paint = () => { document.getElementById("panel").style.background = "rgb(0, 0, 255)"; };
+  document.getElementById("now").onclick = paint;
+  document.getElementById("task").onclick = () => setTimeout(paint, 0);
+  document.getElementById("frame").onclick = () => requestAnimationFrame(() => requestAnimationFrame(paint));
+  document.getElementById("fetch").onclick = () => fetch("/slow.json").then(paint);
+  document.getElementById("field").onkeydown = () => setTimeout(paint, 0);
+</script></body></html>"""
+
+
+@pytest.mark.parametrize(
+    ("button", "screenshots"), [((50, 20), 1), ((50, 60), None), ((50, 100), 2), ((50, 140), 2), ((50, 170), None)]
+)
+def test_the_observation_shows_what_the_action_changed(
+    http_server: LocalServer, button: tuple[int, int], screenshots: int | None
+) -> None:
+    """A step screenshots the frame its input produced and settles after; a change made later than that
+    frame (a later frame, a response) is seen by the settle and screenshotted again. A task queued by the
+    handler may run before that frame or after it (so one screenshot or two): either way it is shown."""
+    url = http_server.page("paint.html", PAINT_PAGE)
+    http_server.page("slow.json", "{}")
+    environment = WebEnv(URLTask(url=url, instruction="Paint.", check=lambda page: False), viewport=(320, 240))
+    try:
+        environment.reset()
+        page, taken = environment.page, []
+        shoot = page.screenshot
+        page.screenshot = lambda **options: taken.append(options) or shoot(**options)  # type: ignore[method-assign]
+        coordinate = list(environment.to_grid(*button))
+        if button[1] == 170:  # the text field: focus it, then a key paints a task turn later
+            environment.step({"action": "left_click", "coordinate": coordinate})
+            taken.clear()
+            observation, *_ = environment.step({"action": "key", "keys": ["a"]})
+        else:
+            observation, *_ = environment.step({"action": "left_click", "coordinate": coordinate})
+        assert observation["screenshot"].shape == (240, 320, 3)
+        assert observation["screenshot"][120, 220].tolist() == [0, 0, 255]  # the panel, painted
+        assert screenshots is None or len(taken) == screenshots
+    finally:
+        environment.close()
+
+
 def test_allow_list_blocks_other_origins(http_server: LocalServer, other_server: LocalServer) -> None:
     other_server.page("data.json", '{"secret": 1}')
     page = (

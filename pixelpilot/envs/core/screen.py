@@ -61,8 +61,9 @@ class ScreenEnv(gym.Env[Observation, str], Generic[TaskT, ActionT]):
 
     A subclass calls ``_use_screen`` once it knows the screen's size and fills in its backend's part:
     ``_open_episode``, ``_prepare``, ``_perform``, ``_settle``, ``_observe``, ``_task_target`` and
-    ``_broken``; ``_failures`` and ``_healthy`` tell a dead backend from a model's or a task's
-    mistake. A backend whose failures call for another policy overrides ``_act``.
+    ``_broken``; ``_failures`` and ``_healthy`` tell a dead backend from a model's or a task's mistake.
+    A backend whose failures call for another policy overrides ``_act``; one that observes best before
+    settling overrides ``_settle_and_observe``.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 4}
@@ -172,15 +173,20 @@ class ScreenEnv(gym.Env[Observation, str], Generic[TaskT, ActionT]):
                     self._perform(action, prepared)
                 except ActionError as error:  # refused by the backend only once under way
                     info["action_error"] = str(error)
-            with timed(timings, "settle"):
-                self._settle(action)
-            with timed(timings, "observe"):
-                observation = self._observe()
+            observation = self._settle_and_observe(action, timings)
             with timed(timings, "validate"):
                 status = self._validate(action, info)
         except self._failures() as error:
             return self._broken(error, timings, info)
         return self._finish_step(observation, action, status, timings, info)
+
+    def _settle_and_observe(self, action: ActionT, timings: dict[str, float]) -> Observation:
+        """Settle, then observe. A backend whose screen is cheapest to capture right after the input (before
+        any round trip lets its frame go by) overrides this to observe first and settle after."""
+        with timed(timings, "settle"):
+            self._settle(action)
+        with timed(timings, "observe"):
+            return self._observe()
 
     # -- shared steps ------------------------------------------------------------------------------
 

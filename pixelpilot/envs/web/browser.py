@@ -26,7 +26,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import sync_playwright
 
 from pixelpilot.envs.web.devices import DEVICES, Device
-from pixelpilot.envs.web.dom import NAVIGATION_WATCH_JS, NEXT_FRAME_JS, SETTLE_JS
+from pixelpilot.envs.web.dom import NEXT_FRAME_JS, PAGE_WATCH_JS, SETTLE_JS, SHOWN_JS
 from pixelpilot.errors import ConfigError, EnvError
 
 if TYPE_CHECKING:
@@ -190,7 +190,7 @@ class PageActivity:
     Settling after an action waits only for what that action started, so a page that keeps a
     long poll open costs nothing and a plain click costs one frame. A navigation is known from
     the moment the page asks for it (the Navigation API's ``navigate`` event, watched by
-    ``NAVIGATION_WATCH_JS``), not only once the browser reports its request, which can lag; so is
+    ``PAGE_WATCH_JS``), not only once the browser reports its request, which can lag; so is
     each ``fetch`` / XHR request, which the page counts as it starts it. A navigation that turns
     into a download never commits: the download ends the wait for it.
     """
@@ -256,7 +256,24 @@ class PageActivity:
     def settle(self, timeout_s: float, poll_s: float = 0.015) -> bool:
         """Wait (at most timeout_s) for the navigation and requests the last action started; True if all done."""
         deadline = time.monotonic() + timeout_s
-        requested = self._flush(SETTLE_JS)
+        requested, _ = self._flush(SETTLE_JS)
+        return self._wait(requested, deadline, poll_s)
+
+    def settle_shown(self, timeout_s: float, poll_s: float = 0.015) -> bool:
+        """Settle after a screenshot taken right after the action; True when that screenshot still shows the
+        page (the action started nothing and the DOM has not changed since the first frame after it), so
+        that no second one is needed. A screenshot asked for right after an input rides the frame the input
+        produces; one asked for after a round trip into the page waits for the next frame."""
+        deadline = time.monotonic() + timeout_s
+        requested, unchanged = self._flush(SHOWN_JS)
+        quiet = not (requested or self._unreported > 0 or self._busy() or self._navigated or self._downloading)
+        if quiet:
+            self._unreported = 0
+            return unchanged
+        self._wait(requested, deadline, poll_s)
+        return False
+
+    def _wait(self, requested: bool, deadline: float, poll_s: float) -> bool:
         reported_by = min(deadline, time.monotonic() + _REPORT_GRACE_S)
         waited = False
         while True:
@@ -295,20 +312,21 @@ class PageActivity:
             return False
         return self.settle(max(deadline - time.monotonic(), 0.0))
 
-    def _flush(self, script: str) -> bool:
-        """Run a settling script; True when the page asked for a navigation that has not committed yet."""
+    def _flush(self, script: str) -> tuple[bool, bool]:
+        """Run a settling script: whether the page asked for a navigation that has not committed yet, and
+        whether its DOM is unchanged since the first frame after the last input (``SHOWN_JS`` only)."""
         try:
             state = self.page.evaluate(script)
         except PlaywrightError as error:
             if not is_transient(error):
                 raise
             self._navigated = True  # the document the script ran in was replaced
-            return False
+            return False, False
         if not isinstance(state, list):
-            return False
-        navigating, started = state
+            return False, False
+        navigating, started, *unchanged = state
         self._unreported += int(started)
-        return navigating is True
+        return navigating is True, unchanged == [True]
 
 
 class _Driver:
@@ -839,7 +857,7 @@ class BrowserSession:
     def _prepare_context(self, context: BrowserContext, policy: OriginPolicy) -> None:
         context.set_default_timeout(self.action_timeout_s * 1000)
         context.set_default_navigation_timeout(self.navigation_timeout_s * 1000)
-        context.add_init_script(NAVIGATION_WATCH_JS)
+        context.add_init_script(PAGE_WATCH_JS)
         if not policy.allow_all:
             context.route(policy.blocked, self._block)
             context.route_web_socket(policy.blocked, self._refuse_socket)

@@ -5,7 +5,21 @@ from __future__ import annotations
 
 NAVIGATING_FLAG = "__pixelpilotNavigating"
 REQUESTS_COUNTER = "__pixelpilotRequests"
-NAVIGATION_WATCH_JS = f"""(() => {{
+MUTATIONS_COUNTER = "__pixelpilotMutations"
+PAINTED_MUTATIONS = "__pixelpilotPainted"
+PAGE_WATCH_JS = f"""(() => {{
+  const carets = new CSSStyleSheet();
+  carets.replaceSync("*, *::before, *::after {{ caret-color: transparent !important; }}");
+  document.adoptedStyleSheets = [...document.adoptedStyleSheets, carets];
+  window.{MUTATIONS_COUNTER} = 0;
+  new MutationObserver(records => {{ window.{MUTATIONS_COUNTER} += records.length; }})
+    .observe(document, {{subtree: true, childList: true, attributes: true, characterData: true}});
+  const painted = () => {{ window.{PAINTED_MUTATIONS} = window.{MUTATIONS_COUNTER}; }};
+  for (const type of ["pointerdown", "pointerup", "click", "keydown", "keyup", "input", "wheel"])
+    window.addEventListener(type, () => {{
+      window.{PAINTED_MUTATIONS} = -1;
+      requestAnimationFrame(painted);
+    }}, true);
   window.navigation?.addEventListener("navigate", () => {{ window.{NAVIGATING_FLAG} = true; }});
   const started = url => {{
     try {{ if (!/^https?:$/.test(new URL(url, location.href).protocol)) return; }} catch {{ return; }}
@@ -26,8 +40,11 @@ NAVIGATION_WATCH_JS = f"""(() => {{
     return send.apply(this, arguments);
   }};
 }})();"""
-"""An init script: notes, in the page, that it asked for a navigation (a link, a form, ``location``) and
-how many ``fetch`` / XHR requests it started."""
+"""An init script: notes, in the page, that it asked for a navigation (a link, a form, ``location``), how
+many ``fetch`` / XHR requests it started, and whether the DOM changed after the first frame that followed
+the last input (so that a screenshot taken right after an action is known to still show the page). It
+hides text carets the way Playwright's screenshots do, with a style sheet instead of per-element styles,
+so that taking a screenshot changes nothing in the DOM."""
 SETTLE_JS = f"""() => new Promise(done => requestAnimationFrame(() => setTimeout(() => {{
   const state = [window.{NAVIGATING_FLAG} === true, window.{REQUESTS_COUNTER} || 0];
   window.{NAVIGATING_FLAG} = false;
@@ -36,6 +53,19 @@ SETTLE_JS = f"""() => new Promise(done => requestAnimationFrame(() => setTimeout
 }}, 0)))"""
 """One frame and a task turn after an action: its handlers have run, and whether it asked for a
 navigation and how many requests it started since the last settle are known."""
+SHOWN_JS = f"""() => new Promise(done => setTimeout(() => {{
+  const state = [
+    window.{NAVIGATING_FLAG} === true,
+    window.{REQUESTS_COUNTER} || 0,
+    window.{PAINTED_MUTATIONS} === window.{MUTATIONS_COUNTER},
+  ];
+  window.{NAVIGATING_FLAG} = false;
+  window.{REQUESTS_COUNTER} = 0;
+  done(state);
+}}, 0))"""
+"""``SETTLE_JS`` without the frame, for a screenshot already taken right after the action: a task turn
+later, also whether the DOM is as it was in the first frame after the input (no frame yet, or a change
+since: the screenshot may be stale)."""
 NEXT_FRAME_JS = "() => new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)))"
 """Resolves once the next frame has been produced (e.g. after a wheel event has scrolled)."""
 

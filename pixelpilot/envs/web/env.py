@@ -36,6 +36,9 @@ from pixelpilot.errors import ActionError
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
+_SETTLE_FIRST = frozenset({"scroll", "hscroll", "wait"})
+"""Actions whose effect is drawn later than the frame right after them (a scroll lands a frame later)."""
+
 _PLAYWRIGHT_KEYS = {
     "ctrl": "Control",
     "alt": "Alt",
@@ -313,21 +316,47 @@ class WebEnv(ScreenEnv[WebTask, ComputerAction]):
             page.wait_for_timeout((action.time or 0) * 1000)
         self._mouse = target
 
+    def _settle_and_observe(self, action: ComputerAction, timings: dict[str, float]) -> Observation:
+        """Screenshot the frame the input produced, then settle; a second screenshot only when the action
+        set something off (a navigation, a request, a new page in front, a DOM change after that frame).
+        Scrolls and waits produce no frame of their own to catch: they settle first."""
+        page = self.page
+        if action.action in _SETTLE_FIRST or page.is_closed():
+            return super()._settle_and_observe(action, timings)
+        with timed(timings, "observe"):
+            try:
+                png = page.screenshot(caret="initial")
+            except PlaywrightError:  # the page closed or navigated under the action: settle, then look
+                png = None
+        with timed(timings, "settle"):
+            shown = self._settle_page(action, after_screenshot=png is not None)
+        with timed(timings, "observe"):
+            return self._decode(png) if png is not None and shown else self._observe()
+
     def _settle(self, action: ComputerAction) -> None:
+        self._settle_page(action, after_screenshot=False)
+
+    def _settle_page(self, action: ComputerAction, after_screenshot: bool) -> bool:
+        """Settle; True when a screenshot taken right after the action still shows the page in front."""
         assert self._activity is not None
         deadline = time.monotonic() + self.settle_timeout_s
         page = self._activity.page
+        shown = False
         try:
             if action.action in ("scroll", "hscroll"):
                 # Wheel events scroll asynchronously; one frame later the new position is on screen.
                 page.evaluate(NEXT_FRAME_JS)
-            self._activity.settle(self.settle_timeout_s)
+            if after_screenshot:
+                shown = self._activity.settle_shown(self.settle_timeout_s)
+            else:
+                self._activity.settle(self.settle_timeout_s)
         except PlaywrightError:
             if not page.is_closed():
                 raise
             # The action closed the page (window.close()): the page behind it comes to the front.
         self._follow_pages(deadline)
         self._activity.mark()
+        return shown and self.page is page
 
     def _follow_pages(self, deadline: float) -> None:
         """Bring to the front the page a browser's user would now see, and settle it (its load, if new)."""
@@ -349,7 +378,9 @@ class WebEnv(ScreenEnv[WebTask, ComputerAction]):
 
     def _observe(self) -> Observation:
         page = self.page
-        png = retry_transient(page.screenshot, page)
+        return self._decode(retry_transient(lambda: page.screenshot(caret="initial"), page))
+
+    def _decode(self, png: bytes) -> Observation:
         image = Image.open(io.BytesIO(png)).convert("RGB")
         if image.size != (self._shape[1], self._shape[0]):
             image = image.resize((self._shape[1], self._shape[0]), Image.Resampling.BILINEAR)
