@@ -292,6 +292,7 @@ PAINT_PAGE = """<!doctype html><html><head><style>
 </style></head><body>
 <button id="now">Now</button><button id="task">Task</button><button id="frame">Frame</button>
 <button id="fetch">Fetch</button><input id="field">
+<div id="hover" style="position: absolute; left: 0; top: 200px; width: 100px; height: 40px"></div>
 <div id="panel"></div>
 <script>
   const paint = () => { document.getElementById("panel").style.background = "rgb(0, 0, 255)"; };
@@ -300,11 +301,13 @@ PAINT_PAGE = """<!doctype html><html><head><style>
   document.getElementById("frame").onclick = () => requestAnimationFrame(() => requestAnimationFrame(paint));
   document.getElementById("fetch").onclick = () => fetch("/slow.json").then(paint);
   document.getElementById("field").onkeydown = () => setTimeout(paint, 0);
+  document.getElementById("hover").onmousemove = paint;
 </script></body></html>"""
 
 
 @pytest.mark.parametrize(
-    ("button", "screenshots"), [((50, 20), 1), ((50, 60), None), ((50, 100), 2), ((50, 140), 2), ((50, 170), None)]
+    ("button", "screenshots"),
+    [((50, 20), 1), ((50, 60), None), ((50, 100), 2), ((50, 140), 2), ((50, 170), None), ((50, 220), 1)],
 )
 def test_the_observation_shows_what_the_action_changed(
     http_server: LocalServer, button: tuple[int, int], screenshots: int | None
@@ -325,6 +328,8 @@ def test_the_observation_shows_what_the_action_changed(
             environment.step({"action": "left_click", "coordinate": coordinate})
             taken.clear()
             observation, *_ = environment.step({"action": "key", "keys": ["a"]})
+        elif button[1] == 220:  # a pointer move over the hover zone paints at once
+            observation, *_ = environment.step({"action": "mouse_move", "coordinate": coordinate})
         else:
             observation, *_ = environment.step({"action": "left_click", "coordinate": coordinate})
         assert observation["screenshot"].shape == (240, 320, 3)

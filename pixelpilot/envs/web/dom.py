@@ -15,7 +15,7 @@ PAGE_WATCH_JS = f"""(() => {{
   new MutationObserver(records => {{ window.{MUTATIONS_COUNTER} += records.length; }})
     .observe(document, {{subtree: true, childList: true, attributes: true, characterData: true}});
   const painted = () => {{ window.{PAINTED_MUTATIONS} = window.{MUTATIONS_COUNTER}; }};
-  for (const type of ["pointerdown", "pointerup", "click", "keydown", "keyup", "input", "wheel"])
+  for (const type of ["pointermove", "pointerdown", "pointerup", "click", "keydown", "keyup", "input", "wheel"])
     window.addEventListener(type, () => {{
       window.{PAINTED_MUTATIONS} = -1;
       requestAnimationFrame(painted);
