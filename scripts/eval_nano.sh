@@ -15,7 +15,7 @@ UNSEEN=(click-test-transfer click-link click-dialog-2 click-widget enter-text-2)
 declare -A MODELS=(
   [random]=random
   [sft]="hf:$RUNS/sft3/checkpoints/step-001000/model"
-  [rl]="hf:$RUNS/rl/checkpoints/step-000010/model"
+  [rl]="hf:$RUNS/rl/checkpoints/step-000030/model"
   [nano]=nano
 )
 

@@ -4,7 +4,7 @@
 # screenshot can solve, 1,000 more weighted towards telling labelled targets apart), SAPO RL, then ship the
 # result (bf16, greedy by default) inside the package. Each SFT stage starts with a copy of the previous
 # stage's recorded demonstrations, so the sources they share are read back, not played again.
-#   bash scripts/train_nano.sh                 # ~2.5 hours on a 2-core CPU; every stage resumes when rerun
+#   bash scripts/train_nano.sh                 # ~3 hours on a 2-core CPU; every stage resumes when rerun
 #   RUNS=/tmp/nano SMOKE=1 bash scripts/train_nano.sh   # a few steps of each stage at reduced size (tests)
 # Stages and their commands, each also runnable alone:
 #   pixelpilot tiny-checkpoint $RUNS/base --size nano
@@ -12,7 +12,7 @@
 #   pixelpilot sft examples/configs/nano/sft2.yaml
 #   pixelpilot sft examples/configs/nano/sft3.yaml
 #   pixelpilot train examples/configs/nano/rl.yaml
-#   pixelpilot export $RUNS/rl/checkpoints/step-000010/model pixelpilot/model/checkpoints/nano --greedy
+#   pixelpilot export $RUNS/rl/checkpoints/step-000030/model pixelpilot/model/checkpoints/nano --greedy
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +21,7 @@ SHIP="${SHIP:-pixelpilot/model/checkpoints/nano}"
 SFT_STEPS=1500
 SFT2_STEPS=1000
 SFT3_STEPS=1000
-RL_STEPS=10
+RL_STEPS=30
 SFT_SET=("model.path=$RUNS/base" "output_dir=$RUNS/sft")
 SFT2_SET=("output_dir=$RUNS/sft2")
 SFT3_SET=("output_dir=$RUNS/sft3")
