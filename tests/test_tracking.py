@@ -83,7 +83,8 @@ def test_tensorboard_and_wandb_receive_every_step(
     assert len(run_files) == 1
     records = wandb_records(run_files[0])
     kinds = [record.WhichOneof("record_type") for record in records]
-    run = next(record.run for record in records if record.WhichOneof("record_type") == "run")
+    run = next((record.run for record in records if record.WhichOneof("record_type") == "run"), None)
+    assert run is not None, (kinds, run_files[0].stat().st_size)
     assert run.project == "pp-test" and run.display_name == "run" and run.run_id == (out / "wandb-run-id").read_text()
     history = {}
     for record in records:
