@@ -305,12 +305,24 @@ PAINT_PAGE = """<!doctype html><html><head><style>
 </script></body></html>"""
 
 
+def click(x: float, y: float) -> dict[str, Any]:
+    return {"action": "left_click", "point": (x, y)}
+
+
 @pytest.mark.parametrize(
-    ("button", "screenshots"),
-    [((50, 20), 1), ((50, 60), None), ((50, 100), 2), ((50, 140), 2), ((50, 170), None), ((50, 220), 1)],
+    ("actions", "screenshots"),
+    [
+        ([click(50, 20)], 1),  # paints in its handler
+        ([click(50, 60)], None),  # a task turn later
+        ([click(50, 100)], 2),  # two frames later
+        ([click(50, 140)], 2),  # once a 0.4 s fetch answers
+        ([click(50, 170), {"action": "key", "keys": ["a"]}], None),  # the field: a key paints a task turn later
+        ([{"action": "mouse_move", "point": (50, 220)}], 1),  # a pointer move over the hover zone paints at once
+    ],
+    ids=["handler", "task", "frame", "fetch", "key", "move"],
 )
 def test_the_observation_shows_what_the_action_changed(
-    http_server: LocalServer, button: tuple[int, int], screenshots: int | None
+    http_server: LocalServer, actions: list[dict[str, Any]], screenshots: int | None
 ) -> None:
     """A step screenshots the frame its input produced and settles after; a change made later than that
     frame (a later frame, a response) is seen by the settle and screenshotted again. A task queued by the
@@ -323,15 +335,12 @@ def test_the_observation_shows_what_the_action_changed(
         page, taken = environment.page, []
         shoot = page.screenshot
         page.screenshot = lambda **options: taken.append(options) or shoot(**options)  # type: ignore[method-assign]
-        coordinate = list(environment.to_grid(*button))
-        if button[1] == 170:  # the text field: focus it, then a key paints a task turn later
-            environment.step({"action": "left_click", "coordinate": coordinate})
-            taken.clear()
-            observation, *_ = environment.step({"action": "key", "keys": ["a"]})
-        elif button[1] == 220:  # a pointer move over the hover zone paints at once
-            observation, *_ = environment.step({"action": "mouse_move", "coordinate": coordinate})
-        else:
-            observation, *_ = environment.step({"action": "left_click", "coordinate": coordinate})
+        for action in actions:
+            taken.clear()  # the last step's screenshots are counted
+            step = {key: value for key, value in action.items() if key != "point"}
+            if "point" in action:
+                step["coordinate"] = list(environment.to_grid(*action["point"]))
+            observation, *_ = environment.step(step)
         assert observation["screenshot"].shape == (240, 320, 3)
         assert observation["screenshot"][120, 220].tolist() == [0, 0, 255]  # the panel, painted
         assert screenshots is None or len(taken) == screenshots

@@ -314,7 +314,7 @@ class PageActivity:
 
     def _flush(self, script: str) -> tuple[bool, bool]:
         """Run a settling script: whether the page asked for a navigation that has not committed yet, and
-        whether its DOM is unchanged since the first frame after the last input (``SHOWN_JS`` only)."""
+        whether its DOM is unchanged since the first frame after the last input."""
         try:
             state = self.page.evaluate(script)
         except PlaywrightError as error:
@@ -324,9 +324,9 @@ class PageActivity:
             return False, False
         if not isinstance(state, list):
             return False, False
-        navigating, started, *unchanged = state
+        navigating, started, unchanged = state
         self._unreported += int(started)
-        return navigating is True, unchanged == [True]
+        return navigating is True, unchanged is True
 
 
 class _Driver:

@@ -45,15 +45,7 @@ many ``fetch`` / XHR requests it started, and whether the DOM changed after the 
 the last input (so that a screenshot taken right after an action is known to still show the page). It
 hides text carets the way Playwright's screenshots do, with a style sheet instead of per-element styles,
 so that taking a screenshot changes nothing in the DOM."""
-SETTLE_JS = f"""() => new Promise(done => requestAnimationFrame(() => setTimeout(() => {{
-  const state = [window.{NAVIGATING_FLAG} === true, window.{REQUESTS_COUNTER} || 0];
-  window.{NAVIGATING_FLAG} = false;
-  window.{REQUESTS_COUNTER} = 0;
-  done(state);
-}}, 0)))"""
-"""One frame and a task turn after an action: its handlers have run, and whether it asked for a
-navigation and how many requests it started since the last settle are known."""
-SHOWN_JS = f"""() => new Promise(done => setTimeout(() => {{
+_TAKE_STATE_JS = f"""() => {{
   const state = [
     window.{NAVIGATING_FLAG} === true,
     window.{REQUESTS_COUNTER} || 0,
@@ -61,8 +53,14 @@ SHOWN_JS = f"""() => new Promise(done => setTimeout(() => {{
   ];
   window.{NAVIGATING_FLAG} = false;
   window.{REQUESTS_COUNTER} = 0;
-  done(state);
-}}, 0))"""
+  return state;
+}}"""
+"""What the page set off since the last settle: [asked for a navigation, requests started, DOM unchanged since
+the first frame after the last input]."""
+SETTLE_JS = f"() => new Promise(done => requestAnimationFrame(() => setTimeout(() => done(({_TAKE_STATE_JS})()), 0)))"
+"""One frame and a task turn after an action: its handlers have run, and whether it asked for a
+navigation and how many requests it started since the last settle are known."""
+SHOWN_JS = f"() => new Promise(done => setTimeout(() => done(({_TAKE_STATE_JS})()), 0))"
 """``SETTLE_JS`` without the frame, for a screenshot already taken right after the action: a task turn
 later, also whether the DOM is as it was in the first frame after the input (no frame yet, or a change
 since: the screenshot may be stale)."""
