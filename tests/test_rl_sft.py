@@ -18,6 +18,7 @@ from pixelpilot.agent import Agent
 from pixelpilot.errors import ConfigError, ModelError
 from pixelpilot.model import load_model
 from pixelpilot.model.hf import HFModel
+from pixelpilot.model.images import ResizeRule, token_cells
 from pixelpilot.model.spec import resolve_model_path
 from pixelpilot.rl.config import RLConfig, SFTConfig, load_config
 from pixelpilot.rl.demos import oracle_demonstrations, trajectory_demonstrations
@@ -210,6 +211,30 @@ def test_frozen_vision_parts_keep_their_weights(tiny_checkpoint: Path, tmp_path:
     assert any("language_model" in k for k in changed)
 
 
+def test_the_vision_tower_trains_at_its_own_rate(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    """Adam's first update moves every weight by about its group's rate: the ViT by vision_tower_lr, the rest by lr."""
+    optim = {"lr": 0.01, "vision_tower_lr": 0.001, "micro_batch_size": 2, "max_grad_norm": None}
+    data = sft_config(tiny_checkpoint, tmp_path / "out", steps=1, optim=optim, checkpoint={"every": 1})
+    run_sft(write_config(tmp_path / "sft.yaml", data))
+    original = HFModel(str(tiny_checkpoint)).model.state_dict()
+    trained = HFModel(str(tmp_path / "out" / "checkpoints" / "step-000001" / "model")).model.state_dict()
+
+    def largest_move(where: str, *, merger: bool) -> float:
+        names = [k for k in original if where in k and ("merger" in k) == merger]
+        return max((trained[k] - original[k]).abs().max().item() for k in names)
+
+    assert largest_move("visual.", merger=False) == pytest.approx(0.001, rel=0.05)
+    assert largest_move("visual.", merger=True) == pytest.approx(0.01, rel=0.05)
+    assert largest_move("language_model", merger=False) == pytest.approx(0.01, rel=0.05)
+
+    resumed = {**data, "steps": 2, "optim": {**optim, "vision_tower_lr": None}}
+    with pytest.raises(ConfigError, match=r"holds 2 optimizer group\(s\) and the config asks for 1"):
+        run_sft(write_config(tmp_path / "resumed.yaml", resumed), allow_config_change=True)
+    frozen = {**data, "model": {"path": str(tiny_checkpoint), "freeze_vision_tower": True}}
+    with pytest.raises(ConfigError, match="vision_tower_lr trains the vision tower"):
+        SFTTrainer(SFTConfig.model_validate(frozen))
+
+
 def test_overrides_set_nested_keys_and_list_items(tiny_checkpoint: Path, tmp_path: Path) -> None:
     path = write_config(tmp_path / "sft.yaml", sft_config(tiny_checkpoint, tmp_path / "out"))
     overrides = ["steps=3", "optim.lr=1e-4", "demos.0.oracle.num_seeds=2", "checkpoint={every: 0}", "eval.every=5"]
@@ -257,6 +282,29 @@ def test_web_oracles_record_demonstrations_and_a_resumed_run_reads_them_back(
         assert stage.envs._idle == {}  # read back, not recorded again
     finally:
         stage.close()
+
+
+def test_token_demo_clicks_aim_at_the_centres_of_image_tokens(model: HFModel, tmp_path: Path) -> None:
+    """Each click lands on a token centre of the model's screenshot grid and still solves the task."""
+    agent = Agent(model, max_steps=4, role_prompt=ROLE)
+    queries = [Query(env_id="pixelpilot/miniwob-focus-text-2-v0", seed=seed) for seed in range(4)]
+    with EnvPool() as envs:
+        centre = oracle_demonstrations(queries, agent.episode, model.processor, envs)
+        token = oracle_demonstrations(queries, agent.episode, model.processor, envs, clicks="token")
+        (env,) = envs.acquire([queries[0]])
+        assert env.unwrapped.oracle_cells is None  # handed back as it was
+        height, width = env.observation_space["screenshot"].shape[:2]
+        envs.release(queries[0], env)
+    columns, rows = token_cells(width, height, ResizeRule.from_image_processor(model.processor.image_processor))
+    centres = (
+        {round((i + 0.5) * 1000 / columns) for i in range(columns)},
+        {round((i + 0.5) * 1000 / rows) for i in range(rows)},
+    )
+    assert len(token) == len(centre) == 4 and all(record.success for record in token)
+    for aimed, plain in zip(token, centre, strict=True):
+        (x, y) = aimed.trajectory.steps[0].calls[0].call.arguments["coordinate"]
+        assert x in centres[0] and y in centres[1]
+        assert [x, y] != plain.trajectory.steps[0].calls[0].call.arguments["coordinate"]
 
 
 def test_saved_demonstrations_read_back_identical_with_their_images_as_png(model: HFModel, tmp_path: Path) -> None:

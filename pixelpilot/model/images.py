@@ -73,6 +73,12 @@ def resize_for_qwen(image: Image.Image, rule: ResizeRule | None = None) -> Image
     return image.resize((width, height), Image.Resampling.BICUBIC)
 
 
+def token_cells(width: int, height: int, rule: ResizeRule) -> tuple[int, int]:
+    """How many merged image tokens across and down a width×height screenshot becomes for the model."""
+    resized = resize_for_qwen(Image.new("1", (width, height)), rule)
+    return resized.width // rule.factor, resized.height // rule.factor
+
+
 def to_data_url(image: Image.Image, image_format: str = "png", quality: int = 90) -> str:
     """PNG keeps screenshots' text sharp; JPEG trades that for smaller requests."""
     fmt = image_format.lower()

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from pixelpilot.errors import ConfigError
 from pixelpilot.rl.dist import (
     DistContext,
     barrier,
@@ -156,6 +157,12 @@ def load_checkpoint(
     Returns the trainer state (step, data position, ...) saved with it.
     """
     saved = torch.load(path / OPTIMIZER, map_location="cpu", weights_only=False)
+    held, wanted = len(saved["optimizer"]["param_groups"]), len(optimizer.param_groups)
+    if held != wanted:
+        raise ConfigError(
+            f"{path} holds {held} optimizer group(s) and the config asks for {wanted} (optim.vision_tower_lr): "
+            "start a new output_dir with model.path set to that checkpoint instead"
+        )
     load_optimizer_state(policy, optimizer, saved["optimizer"])
     scheduler.load_state_dict(saved["scheduler"])
     rng = path / f"rng-rank{ctx.rank}.pt"

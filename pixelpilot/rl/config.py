@@ -196,6 +196,10 @@ class OptimConfig(_Section):
     max_grad_norm: float | None = Field(1.0, gt=0.0)
     warmup_steps: int = Field(0, ge=0)
     schedule: Literal["constant", "linear", "cosine"] = "constant"
+    vision_tower_lr: float | None = Field(None, gt=0.0)
+    """The ViT's own learning rate (patch and position embeddings, blocks; the projector keeps ``lr``), on
+    the same schedule: a pretrained tower usually wants a gentler rate than the LM, and one drawn at random
+    and trained at the LM's rate collapses its features into one vector (docs/nano.md)."""
     micro_batch_size: int = Field(8, ge=1)
     """Sequences per forward/backward pass; gradients accumulate to the whole step's batch."""
     micro_batch_tokens: int | None = Field(None, ge=1)
@@ -279,6 +283,8 @@ class _Run(_Section):
             for backend in self.logging.report_to
             if backend != "jsonl" and importlib.util.find_spec(backend) is None
         ]
+        if self.optim.vision_tower_lr is not None and (self.model.freeze_vision_tower or self.model.lora is not None):
+            found.append("optim.vision_tower_lr trains the vision tower: set model.freeze_vision_tower: false, no lora")
         if self.model.lora is not None:
             if importlib.util.find_spec("peft") is None:
                 found.append("model.lora needs the peft package: pip install 'pixelpilot[lora]'")
@@ -291,6 +297,10 @@ class _Run(_Section):
         found = self.problems()
         if found:
             raise ConfigError("the config cannot run:\n" + "\n".join(f"  - {problem}" for problem in found))
+
+
+DemoClicks = Literal["centre", "token"]
+"""Where an oracle demonstration clicks its target: the centre of its box, or of the model's image token there."""
 
 
 class DemoSource(_Section):
@@ -332,6 +342,10 @@ class SFTConfig(_Run):
         return [*super().problems(), *(problem for source in self.demos for problem in source.problems())]
 
     demos: list[DemoSource] = Field(min_length=1)
+    demo_clicks: DemoClicks = "centre"
+    """Where web oracles' demonstrations click: their target's centre, or the centre of the model's image token
+    that holds it (where the target shows there). A small model places a click to about one image token
+    and writes a coordinate's lower digits from habit; a token's centre it can name exactly (docs/nano.md)."""
     batch_size: int = Field(16, ge=1, description="sequences per optimizer step, over all processes")
     sequence_mode: SequenceMode = "auto"
     aggregation: Aggregation = "token-mean"

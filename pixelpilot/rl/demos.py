@@ -25,6 +25,8 @@ from PIL import Image
 
 from pixelpilot.agent import Episode, Trajectory
 from pixelpilot.model.base import Generation
+from pixelpilot.model.images import ResizeRule, token_cells
+from pixelpilot.rl.config import DemoClicks
 from pixelpilot.rl.rollout import Environments, EpisodeRecord, Query, TurnRecord
 from pixelpilot.rl.sequences import encode_prompt, end_token_id
 
@@ -83,15 +85,32 @@ def record_texts(
 
 
 def oracle_demonstrations(
-    queries: Iterable[Query], new_episode: EpisodeFactory, processor: Any, envs: Environments
+    queries: Iterable[Query],
+    new_episode: EpisodeFactory,
+    processor: Any,
+    envs: Environments,
+    *,
+    clicks: DemoClicks = "centre",
 ) -> list[EpisodeRecord]:
-    """One demonstration per query from its task's oracle; oracles that fail are logged and skipped."""
+    """One demonstration per query from its task's oracle; oracles that fail are logged and skipped.
+
+    ``clicks="token"`` has web oracles aim each click at the centre of the processor's image token that
+    holds the target's centre, where the target shows there (``PageScreen.aim``); other oracles click as usual.
+    """
+    rule = ResizeRule.from_image_processor(processor.image_processor) if clicks == "token" else None
     records = []
     for query in queries:
         (env,) = envs.acquire([query])
+        unwrapped = env.unwrapped
+        aims = rule is not None and hasattr(unwrapped, "oracle_cells")
+        if aims:
+            height, width = env.observation_space["screenshot"].shape[:2]
+            unwrapped.oracle_cells = token_cells(width, height, rule)
         try:
             record = record_texts(query, env, new_episode, processor, oracle_texts(env), f"demo:{query.key}")
         finally:
+            if aims:
+                unwrapped.oracle_cells = None
             envs.release(query, env)
         if record.success:
             records.append(record)

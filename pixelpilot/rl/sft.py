@@ -74,13 +74,18 @@ class SFTTrainer(Trainer[SFTConfig]):
         tokenizer, chat template and image settings), not by the weights: a resumed run, or a later
         stage whose ``demos/`` holds a copy, reads them back instead of recording them again.
         """
-        key = "\n".join((source.model_dump_json(), self.config.agent.model_dump_json(), self._processor_digest))
+        parts = [source.model_dump_json(), self.config.agent.model_dump_json(), self._processor_digest]
+        if self.config.demo_clicks != "centre":  # keys of centre-click demonstrations stay what they were
+            parts.append(f"clicks={self.config.demo_clicks}")
+        key = "\n".join(parts)
         cache = self.output / "demos" / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.pkl"
         if cache.exists():
             return load_records(cache)
         agent = self.agent(self.config.agent, self.config.eval.sampling)
         if source.oracle is not None:
-            records = oracle_demonstrations(source.oracle.queries(), agent.episode, self.processor, self.envs)
+            records = oracle_demonstrations(
+                source.oracle.queries(), agent.episode, self.processor, self.envs, clicks=self.config.demo_clicks
+            )
         else:
             records = trajectory_demonstrations(
                 source.trajectory_dirs(),

@@ -41,7 +41,7 @@ from pixelpilot.model.base import ChatModel, SamplingParams
 from pixelpilot.model.hf import HFModel, vision_token_ids
 from pixelpilot.rl.advantages import group_advantages
 from pixelpilot.rl.checkpoint import MODEL_DIR, latest_checkpoint, load_checkpoint, save_checkpoint
-from pixelpilot.rl.config import AgentConfig, RLConfig, TaskSource, load_config
+from pixelpilot.rl.config import AgentConfig, OptimConfig, RLConfig, TaskSource, load_config
 from pixelpilot.rl.dist import (
     DistContext,
     all_reduce,
@@ -182,6 +182,28 @@ def freeze_vision(model: Any, *, tower: bool, projector: bool) -> None:
             parameter.requires_grad_(False)
 
 
+def parameter_groups(module: torch.nn.Module, optim: OptimConfig) -> list[dict[str, Any]]:
+    """The optimizer's groups: everything at ``optim.lr``, or the ViT apart at ``optim.vision_tower_lr``.
+
+    Each group carries its base rate as ``base_lr`` so that a resumed run gives every group the config's rate.
+    """
+    trained = [(name, parameter) for name, parameter in module.named_parameters() if parameter.requires_grad]
+    if optim.vision_tower_lr is None:
+        return [{"params": [parameter for _, parameter in trained], "base_lr": optim.lr}]
+    tower = [parameter for name, parameter in trained if _in_vision_tower(name)]
+    rest = [parameter for name, parameter in trained if not _in_vision_tower(name)]
+    return [
+        {"params": rest, "base_lr": optim.lr, "lr": optim.lr},
+        {"params": tower, "base_lr": optim.vision_tower_lr, "lr": optim.vision_tower_lr},
+    ]
+
+
+def _in_vision_tower(name: str) -> bool:
+    """``…visual.<rest>`` where rest is not one of the projector's mergers."""
+    _, found, rest = name.partition("visual.")
+    return bool(found) and not rest.startswith(PROJECTOR_PREFIXES)
+
+
 def _dummy_sequence(processor: Any) -> TrainingSequence:
     """A one-image prompt whose last token counts as generated: the input of zero-weight padding passes."""
     image = Image.new("RGB", (64, 64), (128, 128, 128))
@@ -244,7 +266,7 @@ class Trainer(Generic[RunConfig]):
         self.engine: ChatModel = self._engine(path)
         optim = config.optim
         self.optimizer = torch.optim.AdamW(
-            self.trained.parameters(),
+            parameter_groups(unwrap(self.trained), optim),
             lr=optim.lr,
             betas=optim.betas,
             eps=optim.eps,
@@ -509,10 +531,14 @@ class Trainer(Generic[RunConfig]):
     def _apply_optim_config(self) -> None:
         """Give the restored optimizer and schedule the config's hyperparameters (changed ones take effect)."""
         optim = self.config.optim
-        for group in self.optimizer.param_groups:
-            group.update(initial_lr=optim.lr, betas=optim.betas, eps=optim.eps, weight_decay=optim.weight_decay)
-            group["lr"] = optim.lr * self._lr_factor(self.step)  # LambdaLR's value after `step` steps
-        self.scheduler.base_lrs = [optim.lr] * len(self.optimizer.param_groups)
+        groups = parameter_groups(unwrap(self.trained), optim)
+        for group, wanted in zip(self.optimizer.param_groups, groups, strict=True):
+            base = wanted["base_lr"]
+            group.update(
+                base_lr=base, initial_lr=base, betas=optim.betas, eps=optim.eps, weight_decay=optim.weight_decay
+            )
+            group["lr"] = base * self._lr_factor(self.step)  # LambdaLR's value after `step` steps
+        self.scheduler.base_lrs = [group["base_lr"] for group in groups]
 
     def saves_after(self, step: int) -> bool:
         """Whether ``run`` checkpoints at the end of ``step``."""

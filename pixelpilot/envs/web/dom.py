@@ -67,15 +67,21 @@ since: the screenshot may be stale)."""
 NEXT_FRAME_JS = "() => new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)))"
 """Resolves once the next frame has been produced (e.g. after a wheel event has scrolled)."""
 
+# Whether element is what shows (on top) at a CSS-pixel point of the viewport: it, a child, or its label.
+SHOWS_AT_JS = """(el, [x, y]) => {
+  if (x < 0 || y < 0 || x >= innerWidth || y >= innerHeight) return false;
+  const top = document.elementFromPoint(x, y);
+  return top !== null && (top === el || el.contains(top) || top.control === el);
+}"""
+
 # Where a person would touch an element: a point of it that is really on top there (not under a dialog or
 # an overlapping button), nearest ``at`` (fractions of its first line box, [0.5, 0.5] its centre); null when
 # none is. Wrapped inline links count by their line boxes, a label for its control.
-VISIBLE_POINT_JS = """(el, at) => {
-  const hit = (x, y) => {
-    if (x < 0 || y < 0 || x >= innerWidth || y >= innerHeight) return false;
-    const top = document.elementFromPoint(x, y);
-    return top !== null && (top === el || el.contains(top) || top.control === el);
-  };
+VISIBLE_POINT_JS = (
+    """(el, at) => {
+  const hit = (x, y) => ("""
+    + SHOWS_AT_JS
+    + """)(el, [x, y]);
   for (const r of el.getClientRects()) {
     if (r.width < 1 || r.height < 1) continue;
     const cx = r.left + r.width * at[0], cy = r.top + r.height * at[1];
@@ -88,6 +94,7 @@ VISIBLE_POINT_JS = """(el, at) => {
   }
   return null;
 }"""
+)
 
 # The element an action would reach, for approval hooks: the one at a point (CSS px) or, with no point,
 # the focused one; climbs to the nearest clickable ancestor so that a click on a button's icon names the

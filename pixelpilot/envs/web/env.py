@@ -30,6 +30,7 @@ from pixelpilot.envs.core.task import TaskStatus
 from pixelpilot.envs.web.browser import BrowserSession, OriginPolicy, PageActivity, retry_transient
 from pixelpilot.envs.web.devices import Device, device_named
 from pixelpilot.envs.web.dom import NEXT_FRAME_JS, TARGET_JS
+from pixelpilot.envs.web.oracle import Cells
 from pixelpilot.envs.web.tasks import WebTask
 from pixelpilot.errors import ActionError
 
@@ -169,6 +170,9 @@ class WebEnv(ScreenEnv[WebTask, ComputerAction]):
         )
         self._activity: PageActivity | None = None
         self._mouse = (0.0, 0.0)
+        self.oracle_cells: Cells | None = None
+        """When set (a model's image tokens across and down the screenshot), the task's oracle aims its
+        clicks at the centres of those tokens (SFT's ``demo_clicks: token``); None: at its targets' centres."""
 
     # -- what oracles and tools read -------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from pixelpilot.envs.web.dom import VISIBLE_POINT_JS
+from pixelpilot.envs.web.dom import SHOWS_AT_JS, VISIBLE_POINT_JS
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 ToGrid = Callable[[float, float], tuple[int, int]]
 """CSS px of the viewport -> the 0–1000 grid point of the observation (the env's ``to_grid``)."""
 
+Cells = tuple[int, int]
+"""A model's merged image tokens across and down the screenshot (``pixelpilot.model.images.token_cells``)."""
+
 
 class OracleError(RuntimeError):
     """The screen does not look the way the oracle expects (a bug in the oracle or the environment)."""
@@ -30,9 +33,24 @@ class OracleError(RuntimeError):
 class PageScreen:
     """What an oracle sees (a page) and says (tool-call text, with the thought before it)."""
 
-    def __init__(self, page: Page, to_grid: ToGrid) -> None:
+    def __init__(self, page: Page, to_grid: ToGrid, cells: Cells | None = None) -> None:
         self.page = page
         self.to_grid = to_grid
+        self.cells = cells
+        """When set, clicks aim at the centre of the image token that holds the target's centre (``aim``)."""
+
+    def aim(self, element: Locator, x: float, y: float) -> tuple[float, float]:
+        """The centre of the image token holding (x, y) where element shows there, else (x, y) (CSS px).
+
+        A small model places a click to about one image token and writes the lower digits of a coordinate
+        from habit; a token's own centre is a point it can name exactly (docs/nano.md, "Where a click lands").
+        """
+        if self.cells is None:
+            return x, y
+        width, height = self.page.evaluate("[innerWidth, innerHeight]")
+        cell_x, cell_y = width / self.cells[0], height / self.cells[1]
+        centre = ((x // cell_x + 0.5) * cell_x, (y // cell_y + 0.5) * cell_y)
+        return centre if element.evaluate(SHOWS_AT_JS, list(centre)) else (x, y)
 
     def visible_point(self, element: Locator, at: tuple[float, float] = (0.5, 0.5)) -> tuple[float, float]:
         """The CSS-pixel point at which element shows on top, nearest the fraction ``at`` of its box."""

@@ -117,7 +117,7 @@ class MiniWoBTask(WebTask):
 
         if self.name not in ORACLES:
             raise NotImplementedError(f"MiniWoB++ task {self.name!r} has no oracle")
-        return ORACLES[self.name](env.page, env.to_grid)
+        return ORACLES[self.name](env.page, env.to_grid, env.oracle_cells)
 
 
 HIDDEN_OUTSIDE_AREA_CSS = "#reward-display, #click-canvas { display: none !important; }"

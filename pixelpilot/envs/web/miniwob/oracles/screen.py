@@ -6,7 +6,7 @@ page script that sets answers or rewards, so a solved episode proves that the en
 action parser and the coordinate mapping work end to end, and its steps are valid demonstrations
 for supervised fine-tuning.
 
-Each ``ORACLES[task](page, to_grid)`` is a generator: the environment executes each yielded text
+Each ``ORACLES[task](page, to_grid, cells=None)`` is a generator: the environment executes each yielded text
 before the generator resumes, so an oracle can look at the page again after every action.
 """
 
@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from pixelpilot.envs.core.actions import ComputerAction
-from pixelpilot.envs.web.oracle import OracleError, PageScreen, ToGrid
+from pixelpilot.envs.web.oracle import Cells, OracleError, PageScreen, ToGrid
 
 if TYPE_CHECKING:
     from playwright.sync_api import FloatRect, Locator, Page
@@ -135,8 +135,14 @@ class MiniWoBScreen(PageScreen):
         return self.visible_point(locator.first, at)
 
     def point(self, target: Locator | str, at: tuple[float, float] = (0.5, 0.5)) -> tuple[int, int]:
-        """The grid point at which target is visible, nearest the fraction ``at`` of its box (centre)."""
-        return self.to_grid(*self.css_point(target, at))
+        """The grid point at which target is visible, nearest the fraction ``at`` of its box (centre).
+
+        Aimed at its image token's centre when the screen has ``cells`` and the point is the box's centre.
+        """
+        x, y = self.css_point(target, at)
+        if at == (0.5, 0.5):
+            x, y = self.aim(self.locate(target).first, x, y)
+        return self.to_grid(x, y)
 
     def click(self, target: Locator | str, thought: str = "", at: tuple[float, float] = (0.5, 0.5)) -> str:
         return self.say(thought, ComputerAction(action="left_click", coordinate=self.point(target, at)))
@@ -203,8 +209,8 @@ def oracle(*names: str) -> Callable[[Solver], Solver]:
     """Register a solver under one or more task names (variants of a task share its solver)."""
 
     def register(solver: Solver) -> Solver:
-        def oracle(page: Page, to_grid: ToGrid) -> Iterator[str]:
-            return solver(MiniWoBScreen(page, to_grid))
+        def oracle(page: Page, to_grid: ToGrid, cells: Cells | None = None) -> Iterator[str]:
+            return solver(MiniWoBScreen(page, to_grid, cells))
 
         oracle.__doc__ = solver.__doc__
         for name in names:
