@@ -57,26 +57,32 @@ def to_pil(image: Any) -> Image.Image:
     raise ModelError(f"an image must be a PIL image or a uint8 array, got {type(image).__name__}")
 
 
-def resize_for_qwen(image: Image.Image, rule: ResizeRule | None = None) -> Image.Image:
-    """Resize to the size Qwen3-VL's processor would pick (transformers' ``smart_resize``)."""
+def qwen_size(width: int, height: int, rule: ResizeRule | None = None) -> tuple[int, int]:
+    """The (width, height) Qwen3-VL's processor resizes an image to (transformers' ``smart_resize``)."""
     from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
 
     rule = rule or ResizeRule()
     try:
         height, width = smart_resize(
-            image.height, image.width, factor=rule.factor, min_pixels=rule.min_pixels, max_pixels=rule.max_pixels
+            height, width, factor=rule.factor, min_pixels=rule.min_pixels, max_pixels=rule.max_pixels
         )
     except ValueError as exc:  # aspect ratio beyond 200:1
-        raise ModelError(f"image of size {image.width}x{image.height} cannot be resized: {exc}") from exc
-    if (width, height) == image.size:
+        raise ModelError(f"image of size {width}x{height} cannot be resized: {exc}") from exc
+    return width, height
+
+
+def resize_for_qwen(image: Image.Image, rule: ResizeRule | None = None) -> Image.Image:
+    """Resize to the size Qwen3-VL's processor would pick."""
+    size = qwen_size(image.width, image.height, rule)
+    if size == image.size:
         return image
-    return image.resize((width, height), Image.Resampling.BICUBIC)
+    return image.resize(size, Image.Resampling.BICUBIC)
 
 
 def token_cells(width: int, height: int, rule: ResizeRule) -> tuple[int, int]:
     """How many merged image tokens across and down a width×height screenshot becomes for the model."""
-    resized = resize_for_qwen(Image.new("1", (width, height)), rule)
-    return resized.width // rule.factor, resized.height // rule.factor
+    resized_width, resized_height = qwen_size(width, height, rule)
+    return resized_width // rule.factor, resized_height // rule.factor
 
 
 def to_data_url(image: Image.Image, image_format: str = "png", quality: int = 90) -> str:

@@ -171,37 +171,37 @@ def enable_checkpointing(model: Any) -> None:
 PROJECTOR_PREFIXES = ("merger.", "deepstack_merger_list.")
 
 
+def vision_tower_parameters(model: Any) -> list[torch.nn.Parameter]:
+    """The ViT's own weights of a Qwen3-VL model (patch and position embeddings, blocks), not the projector's."""
+    return [p for name, p in model.model.visual.named_parameters() if not name.startswith(PROJECTOR_PREFIXES)]
+
+
 def freeze_vision(model: Any, *, tower: bool, projector: bool) -> None:
     """Stop training the vision tower and/or the projector of a Qwen3-VL model (their weights stay as loaded).
 
     A model whose LM starts untrained can learn to drown its image tokens in one large shared vector
     instead of reading them; frozen (even at random init) they keep what tells images apart.
     """
-    for name, parameter in model.model.visual.named_parameters():
-        if projector if name.startswith(PROJECTOR_PREFIXES) else tower:
+    in_tower = {id(parameter) for parameter in vision_tower_parameters(model)}
+    for parameter in model.model.visual.parameters():
+        if tower if id(parameter) in in_tower else projector:
             parameter.requires_grad_(False)
 
 
-def parameter_groups(module: torch.nn.Module, optim: OptimConfig) -> list[dict[str, Any]]:
-    """The optimizer's groups: everything at ``optim.lr``, or the ViT apart at ``optim.vision_tower_lr``.
+def base_lrs(optim: OptimConfig) -> list[float]:
+    """Each optimizer group's rate before the schedule: everything at ``lr``, or the ViT apart (second)."""
+    return [optim.lr] if optim.vision_tower_lr is None else [optim.lr, optim.vision_tower_lr]
 
-    Each group carries its base rate as ``base_lr`` so that a resumed run gives every group the config's rate.
-    """
-    trained = [(name, parameter) for name, parameter in module.named_parameters() if parameter.requires_grad]
+
+def parameter_groups(model: Any, trained: torch.nn.Module, optim: OptimConfig) -> list[dict[str, Any]]:
+    """The optimizer's groups over ``trained``'s parameters, in ``base_lrs`` order (``model`` names the ViT)."""
+    parameters = [parameter for parameter in trained.parameters() if parameter.requires_grad]
     if optim.vision_tower_lr is None:
-        return [{"params": [parameter for _, parameter in trained], "base_lr": optim.lr}]
-    tower = [parameter for name, parameter in trained if _in_vision_tower(name)]
-    rest = [parameter for name, parameter in trained if not _in_vision_tower(name)]
-    return [
-        {"params": rest, "base_lr": optim.lr, "lr": optim.lr},
-        {"params": tower, "base_lr": optim.vision_tower_lr, "lr": optim.vision_tower_lr},
-    ]
-
-
-def _in_vision_tower(name: str) -> bool:
-    """``…visual.<rest>`` where rest is not one of the projector's mergers."""
-    _, found, rest = name.partition("visual.")
-    return bool(found) and not rest.startswith(PROJECTOR_PREFIXES)
+        return [{"params": parameters}]
+    in_tower = {id(parameter) for parameter in vision_tower_parameters(model)}
+    rest = [parameter for parameter in parameters if id(parameter) not in in_tower]
+    tower = [parameter for parameter in parameters if id(parameter) in in_tower]
+    return [{"params": group, "lr": lr} for group, lr in zip((rest, tower), base_lrs(optim), strict=True)]
 
 
 def _dummy_sequence(processor: Any) -> TrainingSequence:
@@ -266,7 +266,7 @@ class Trainer(Generic[RunConfig]):
         self.engine: ChatModel = self._engine(path)
         optim = config.optim
         self.optimizer = torch.optim.AdamW(
-            parameter_groups(unwrap(self.trained), optim),
+            parameter_groups(self.hf.model, self.trained, optim),
             lr=optim.lr,
             betas=optim.betas,
             eps=optim.eps,
@@ -531,14 +531,11 @@ class Trainer(Generic[RunConfig]):
     def _apply_optim_config(self) -> None:
         """Give the restored optimizer and schedule the config's hyperparameters (changed ones take effect)."""
         optim = self.config.optim
-        groups = parameter_groups(unwrap(self.trained), optim)
-        for group, wanted in zip(self.optimizer.param_groups, groups, strict=True):
-            base = wanted["base_lr"]
-            group.update(
-                base_lr=base, initial_lr=base, betas=optim.betas, eps=optim.eps, weight_decay=optim.weight_decay
-            )
+        rates = base_lrs(optim)
+        for group, base in zip(self.optimizer.param_groups, rates, strict=True):
+            group.update(initial_lr=base, betas=optim.betas, eps=optim.eps, weight_decay=optim.weight_decay)
             group["lr"] = base * self._lr_factor(self.step)  # LambdaLR's value after `step` steps
-        self.scheduler.base_lrs = [group["base_lr"] for group in groups]
+        self.scheduler.base_lrs = rates
 
     def saves_after(self, step: int) -> bool:
         """Whether ``run`` checkpoints at the end of ``step``."""
