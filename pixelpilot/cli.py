@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import shlex
 import sys
 import webbrowser
@@ -180,9 +181,10 @@ def _cmd_view(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace, kind: str) -> int:
     """``--check``: validate the config and everything it names, without loading the model."""
-    from pixelpilot.rl.config import RLConfig, SFTConfig, load_config
+    from pixelpilot.rl.config import load_config
+    from pixelpilot.rl.config_reference import KINDS
 
-    config = load_config(args.config, SFTConfig if kind == "sft" else RLConfig, args.overrides)
+    config = load_config(args.config, KINDS[kind], args.overrides)
     config.check()
     console.print(f"{args.config}: the config is valid and every environment, file and path it names exists")
     return 0
@@ -195,22 +197,21 @@ def _cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_sft(args: argparse.Namespace) -> int:
+TRAINERS = {
+    "sft": "pixelpilot.rl.sft:run_sft",
+    "read": "pixelpilot.rl.reading:run_reading",
+    "train": "pixelpilot.rl.trainer:run_train",
+}
+"""Each trainer command's run function, imported when the command runs (torch loads only then)."""
+
+
+def _cmd_trainer(args: argparse.Namespace) -> int:
+    """``pixelpilot sft|read|train CONFIG``: check the config, or run it (resuming from its last checkpoint)."""
     if args.check:
-        return _check(args, "sft")
-    from pixelpilot.rl.sft import run_sft
-
-    last = run_sft(args.config, args.overrides, allow_config_change=args.allow_config_change)
-    console.print(f"last checkpoint: [bold]{last}[/] (load it with --model hf:{last})", soft_wrap=True)
-    return 0
-
-
-def _cmd_train(args: argparse.Namespace) -> int:
-    if args.check:
-        return _check(args, "train")
-    from pixelpilot.rl.trainer import run_train
-
-    last = run_train(args.config, args.overrides, allow_config_change=args.allow_config_change)
+        return _check(args, args.command)
+    module, function = TRAINERS[args.command].split(":")
+    run = getattr(importlib.import_module(module), function)
+    last = run(args.config, args.overrides, allow_config_change=args.allow_config_change)
     console.print(f"last checkpoint: [bold]{last}[/] (load it with --model hf:{last})", soft_wrap=True)
     return 0
 
@@ -327,6 +328,15 @@ def _add_browser_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument("--downloads", metavar="DIR", help="with --url: save downloaded files there")
 
 
+def _trainer_parser(sub: Any, name: str, help: str) -> None:
+    parser = sub.add_parser(name, help=help)
+    parser.add_argument("config")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=OVERRIDE_HELP)
+    parser.add_argument("--allow-config-change", action="store_true", help=CHANGE_HELP)
+    parser.add_argument("--check", action="store_true", help=CHECK_HELP)
+    parser.set_defaults(func=_cmd_trainer)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pixelpilot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -419,24 +429,14 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument("--seed", type=int, default=0)
     tiny.set_defaults(func=_cmd_tiny_checkpoint)
 
-    sft = sub.add_parser("sft", help="cold-start SFT from a YAML config (resumes from its last checkpoint)")
-    sft.add_argument("config")
-    sft.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=OVERRIDE_HELP)
-    sft.add_argument("--allow-config-change", action="store_true", help=CHANGE_HELP)
-    sft.add_argument("--check", action="store_true", help=CHECK_HELP)
-    sft.set_defaults(func=_cmd_sft)
+    _trainer_parser(sub, "sft", "cold-start SFT from a YAML config (resumes from its last checkpoint)")
+    _trainer_parser(sub, "read", "teach a model's vision tower to read the words on its pages (resumes)")
+    _trainer_parser(sub, "train", "RL (SAPO/GRPO) from a YAML config (resumes; torchrun for several processes)")
 
     config = sub.add_parser("config", help="show every key of a trainer's config: type, default, meaning")
     config.add_argument("action", choices=("show",))
-    config.add_argument("kind", choices=("sft", "train", "eval"))
+    config.add_argument("kind", choices=("sft", "read", "train", "eval"))
     config.set_defaults(func=_cmd_config)
-
-    train = sub.add_parser("train", help="RL (SAPO/GRPO) from a YAML config (resumes; torchrun for several processes)")
-    train.add_argument("config")
-    train.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=OVERRIDE_HELP)
-    train.add_argument("--allow-config-change", action="store_true", help=CHANGE_HELP)
-    train.add_argument("--check", action="store_true", help=CHECK_HELP)
-    train.set_defaults(func=_cmd_train)
     return parser
 
 

@@ -35,3 +35,7 @@ class ModelError(PixelpilotError):
 
 class ConfigError(PixelpilotError):
     """A training or evaluation config cannot run as given (a changed config on resume, a missing input)."""
+
+
+class OracleError(PixelpilotError, RuntimeError):
+    """A task's oracle cannot go on: the screen does not look as it expects (a covered target, a changed page)."""

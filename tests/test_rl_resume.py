@@ -22,15 +22,20 @@ from safetensors.torch import load_file
 
 import pixelpilot  # noqa: F401  (registers the environment ids)
 from pixelpilot.errors import ConfigError
-from pixelpilot.rl.checkpoint import MODEL_DIR, step_dir
+from pixelpilot.rl.checkpoint import EXTRA, MODEL_DIR, step_dir
 from pixelpilot.rl.config import SFTConfig, load_config
 from pixelpilot.rl.metrics import read_metrics
+from pixelpilot.rl.reading import run_reading
 from pixelpilot.rl.sft import run_sft
 from pixelpilot.rl.trainer import run_train
 
 CLICK = "pixelpilot/synthetic-click-button-v0"
 STEPS = 6
-RUNNERS = {"sft": "pixelpilot.rl.sft:run_sft", "rl": "pixelpilot.rl.trainer:run_train"}
+RUNNERS = {
+    "sft": "pixelpilot.rl.sft:run_sft",
+    "rl": "pixelpilot.rl.trainer:run_train",
+    "read": "pixelpilot.rl.reading:run_reading",
+}
 
 
 def common(tiny_checkpoint: Path, out: Path) -> dict:
@@ -50,6 +55,15 @@ def sft_config(tiny_checkpoint: Path, out: Path) -> dict:
         **common(tiny_checkpoint, out),
         "batch_size": 3,
         "demos": [{"oracle": {"env_id": CLICK, "env_kwargs": {"shuffle": True}, "num_seeds": 7}}],
+        "optim": {"lr": 0.005, "micro_batch_size": 2, "warmup_steps": 3, "schedule": "cosine"},
+    }
+
+
+def read_config(tiny_checkpoint: Path, out: Path) -> dict:
+    return {
+        **common(tiny_checkpoint, out),
+        "batch_size": 3,
+        "pages": [{"env_id": "pixelpilot/miniwob-click-test-2-v0", "num_seeds": 4}],
         "optim": {"lr": 0.005, "micro_batch_size": 2, "warmup_steps": 3, "schedule": "cosine"},
     }
 
@@ -106,10 +120,13 @@ def weights(out: Path) -> dict[str, torch.Tensor]:
     return load_file(step_dir(out, STEPS) / MODEL_DIR / "model.safetensors")
 
 
-@pytest.mark.parametrize("kind", ["sft", "rl"])
+CONFIGS = {"sft": (sft_config, run_sft), "rl": (rl_config, run_train), "read": (read_config, run_reading)}
+EXTRA_METRICS = {"sft": (), "rl": ("reward_mean", "kl", "generated_tokens"), "read": ("read_loss", "anchor")}
+
+
+@pytest.mark.parametrize("kind", ["sft", "rl", "read"])
 def test_killed_run_resumes_where_it_stopped(kind: str, tiny_checkpoint: Path, tmp_path: Path) -> None:
-    make = sft_config if kind == "sft" else rl_config
-    run = run_sft if kind == "sft" else run_train
+    make, run = CONFIGS[kind]
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     run(write(tmp_path / "straight.yaml", make(tiny_checkpoint, straight)))
     config = write(tmp_path / "killed.yaml", make(tiny_checkpoint, killed))
@@ -123,11 +140,14 @@ def test_killed_run_resumes_where_it_stopped(kind: str, tiny_checkpoint: Path, t
     losses = [(r["step"], r["loss"], expected[r["step"]]["loss"]) for r in resumed]
     assert all(abs(ours - theirs) <= 1e-6 * max(1.0, abs(theirs)) for _, ours, theirs in losses), losses
     assert any(abs(theirs) > 1e-4 for step, _, theirs in losses if step > 2), "the losses after the kill are all 0"
-    for key in ("grad_norm", "lr") + (("reward_mean", "kl", "generated_tokens") if kind == "rl" else ()):
+    for key in ("grad_norm", "lr", *EXTRA_METRICS[kind]):
         assert [r.get(key) for r in resumed] == pytest.approx([expected[r["step"]].get(key) for r in resumed])
     ours, theirs = weights(killed), weights(straight)
     assert ours.keys() == theirs.keys()
     assert all(torch.equal(ours[name], theirs[name]) for name in ours)
+    if kind == "read":  # the head, which lives outside the model, resumed too
+        ours, theirs = (torch.load(step_dir(out, STEPS) / EXTRA) for out in (killed, straight))
+        assert ours.keys() == theirs.keys() and all(torch.equal(ours[name], theirs[name]) for name in ours)
 
 
 def test_the_run_folder_keeps_its_config_and_a_changed_one_is_refused_or_applied(

@@ -15,7 +15,8 @@ from pydantic import ValidationError
 
 import pixelpilot  # noqa: F401  (registers the environment ids)
 from pixelpilot.agent import Agent
-from pixelpilot.errors import ConfigError, ModelError
+from pixelpilot.envs.synthetic import ClickButtonEnv
+from pixelpilot.errors import ConfigError, ModelError, OracleError
 from pixelpilot.model import load_model
 from pixelpilot.model.hf import HFModel
 from pixelpilot.model.images import ResizeRule, token_cells
@@ -81,6 +82,26 @@ def test_demonstrations_train_only_the_assistant_tokens(model: HFModel) -> None:
         assert record.trajectory.instruction in rendered and "<tool_response>" not in texts[0]
         assert rendered.count("<|im_start|>assistant") == len(texts)
         assert not sequence.has_logprobs
+
+
+def test_an_oracle_that_cannot_go_on_is_skipped_and_the_others_recorded(
+    model: HFModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MiniWoB click-test-2 can cover its target with the other button: that seed is skipped, not the stage."""
+    solve = ClickButtonEnv.oracle
+
+    def covered_on_seed_1(self: ClickButtonEnv) -> Iterator[str]:
+        if self.np_random_seed == 1:
+            raise OracleError("the button is covered or off the screen")
+        yield from solve(self)
+
+    monkeypatch.setattr(ClickButtonEnv, "oracle", covered_on_seed_1)
+    agent = Agent(model, max_steps=2, role_prompt=ROLE)
+    with EnvPool() as envs:
+        records = oracle_demonstrations(
+            [Query(env_id=CLICK, seed=seed) for seed in range(3)], agent.episode, model.processor, envs
+        )
+    assert [record.query.seed for record in records] == [0, 2] and all(record.success for record in records)
 
 
 def test_saved_trajectories_replay_into_the_same_demonstrations(model: HFModel, tmp_path: Path) -> None:

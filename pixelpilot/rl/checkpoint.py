@@ -35,6 +35,8 @@ CHECKPOINTS = "checkpoints"
 MODEL_DIR = "model"
 TRAINER_STATE = "trainer_state.json"
 OPTIMIZER = "optimizer.pt"
+EXTRA = "extra.pt"
+"""Weights the policy trains outside its ``model`` (a reading head): not part of the Hugging Face checkpoint."""
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 
 
@@ -113,8 +115,9 @@ def save_checkpoint(
     """Write ``step-NNNNNN`` atomically (a collective: every rank calls it) and keep the newest ``keep``.
 
     ``policy`` is the module the optimizer trains (unwrapped from DDP, or the FSDP root); its keys
-    carry the ``model.`` prefix of ``TokenLogprobs``, which the saved Hugging Face weights drop. A LoRA
-    run passes its PeftModel as ``adapter``: only the adapter is saved (it names its base).
+    carry the ``model.`` prefix of ``TokenLogprobs``, which the saved Hugging Face weights drop; any others
+    (a reading head) go to ``extra.pt``. A LoRA run passes its PeftModel as ``adapter``: only the adapter is
+    saved (it names its base).
     """
     model_state = full_model_state(policy) if adapter is None else {}
     optimizer_state = full_optimizer_state(policy, optimizer)
@@ -127,7 +130,11 @@ def save_checkpoint(
             if adapter is not None:
                 adapter.save_pretrained(staging / MODEL_DIR)
             else:
-                hf_model.save_pretrained(staging / MODEL_DIR, state_dict=_strip(model_state, "model."))
+                weights = {key: value for key, value in model_state.items() if key.startswith("model.")}
+                hf_model.save_pretrained(staging / MODEL_DIR, state_dict=_strip(weights, "model."))
+                extra = {key: value for key, value in model_state.items() if not key.startswith("model.")}
+                if extra:
+                    torch.save(extra, staging / EXTRA)
             processor.save_pretrained(staging / MODEL_DIR)
         torch.save({"optimizer": optimizer_state, "scheduler": scheduler.state_dict()}, staging / OPTIMIZER)
         (staging / TRAINER_STATE).write_text(json.dumps({"step": step, **trainer_state}, indent=1), encoding="utf-8")

@@ -353,6 +353,39 @@ class SFTConfig(_Run):
     optim: OptimConfig = Field(default_factory=lambda: OptimConfig(lr=1e-5))
 
 
+class ReadingConfig(_Run):
+    """A reading stage: the vision tower learns which characters each image token shows (pixelpilot.rl.reading).
+
+    ``eval.tasks`` name held-out pages: after every ``eval.every`` steps (and the last) the share of their
+    text tokens whose characters are all read right is logged per task, as ``read/<task>``.
+    """
+
+    def problems(self) -> list[str]:
+        found = [*super().problems(), *(problem for source in self.pages for problem in source.problems())]
+        found += [
+            f"{section} names {source.family}, which is not an environment: reading needs pages"
+            for section, sources in (("pages", self.pages), ("eval.tasks", self.eval.tasks))
+            for source in sources
+            if source.env_id is None
+        ]
+        if self.model.freeze_vision_tower:
+            found.append("model.freeze_vision_tower: a reading stage trains the vision tower; set it false")
+        if self.model.lora is not None:
+            found.append("model.lora: a reading stage trains the vision tower's own weights; remove lora")
+        return found
+
+    pages: list[TaskSource] = Field(min_length=1, description="environments whose first screen, one per seed, is read")
+    batch_size: int = Field(16, ge=1, description="pages per optimizer step, over all processes")
+    anchor: float = Field(1.0, ge=0.0)
+    """Weight of the features' distance from those of the tower as loaded (mean squared difference relative to
+    their mean square, per level: projector output and each DeepStack level). It keeps a trained language
+    model's inputs close to what it learnt on; 0 lets the tower change freely (a model trained from here on)."""
+    empty_weight: float = Field(0.2, ge=0.0, description="weight of a token that shows no text, next to one that does")
+    min_cover: float = Field(0.3, gt=0.0, le=1.0)
+    """A token shows a word when their overlap covers this share of the word's box (or of the token, if smaller)."""
+    optim: OptimConfig = Field(default_factory=lambda: OptimConfig(lr=5e-4))
+
+
 class EnvsConfig(_Section):
     """Where rollout environments run: in the trainer's process, one step after another (``local``) or each
     on a thread of its own, every step of a turn at once (``threads``: for steps that wait on a browser, an

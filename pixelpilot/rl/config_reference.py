@@ -13,9 +13,9 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from pixelpilot.rl.config import EvalRunConfig, RLConfig, SFTConfig
+from pixelpilot.rl.config import EvalRunConfig, ReadingConfig, RLConfig, SFTConfig
 
-KINDS: dict[str, type[BaseModel]] = {"sft": SFTConfig, "train": RLConfig, "eval": EvalRunConfig}
+KINDS: dict[str, type[BaseModel]] = {"sft": SFTConfig, "read": ReadingConfig, "train": RLConfig, "eval": EvalRunConfig}
 
 
 def _section(annotation: Any) -> tuple[type[BaseModel] | None, bool]:

@@ -24,6 +24,7 @@ import gymnasium as gym
 from PIL import Image
 
 from pixelpilot.agent import Episode, Trajectory
+from pixelpilot.errors import OracleError
 from pixelpilot.model.base import Generation
 from pixelpilot.model.images import ResizeRule, token_cells
 from pixelpilot.rl.config import DemoClicks
@@ -65,19 +66,23 @@ def record_texts(
 ) -> EpisodeRecord:
     """Feed texts to a fresh episode as the model's turns, recording each turn's prompt and answer ids.
 
-    The episode ends early when the texts end it (a final action, the environment's verdict).
+    The episode ends early when the texts end it (a final action, the environment's verdict), or unsolved
+    when an oracle behind them raises ``OracleError`` (its target covered on this seed, say).
     """
     end = end_token_id(processor.tokenizer)
     episode = new_episode(env)
     episode.reset(seed=query.seed)
     record = EpisodeRecord(query=query, group=group, trajectory=episode.trajectory)
-    for text in texts:
-        if episode.done:
-            break
-        prompt_ids, images = encode_prompt(processor, episode.messages())
-        token_ids = [*processor.tokenizer.encode(text, add_special_tokens=False), end]
-        record.turns.append(TurnRecord(prompt_ids=prompt_ids, images=images, token_ids=token_ids))
-        episode.advance(Generation(text=text, token_ids=token_ids, logprobs=[], prompt_token_ids=prompt_ids))
+    try:
+        for text in texts:
+            if episode.done:
+                break
+            prompt_ids, images = encode_prompt(processor, episode.messages())
+            token_ids = [*processor.tokenizer.encode(text, add_special_tokens=False), end]
+            record.turns.append(TurnRecord(prompt_ids=prompt_ids, images=images, token_ids=token_ids))
+            episode.advance(Generation(text=text, token_ids=token_ids, logprobs=[], prompt_token_ids=prompt_ids))
+    except OracleError as error:  # the oracle stands in for the model: it could not answer
+        episode.stop("model_error", error=f"the oracle could not go on: {error}")
     if not episode.done:
         episode.stop("max_steps", error="the demonstration ended before the episode did")
     record.trajectory = episode.trajectory

@@ -260,7 +260,7 @@ class Trainer(Generic[RunConfig]):
                 tower=config.model.freeze_vision_tower,
                 projector=config.model.freeze_multi_modal_projector,
             )
-        self.policy = TokenLogprobs(self.hf.model, temperature)
+        self.policy = self._policy(temperature)
         layers = list(self.hf.model.model.language_model.layers)
         self.trained = wrap(self.policy, layers, self.strategy, self.ctx)
         self.engine: ChatModel = self._engine(path)
@@ -284,6 +284,10 @@ class Trainer(Generic[RunConfig]):
 
     def _environments(self) -> Environments:
         return EnvPool()
+
+    def _policy(self, temperature: float) -> torch.nn.Module:
+        """The module the optimizer trains (its ``model`` is the Hugging Face model): token log-probabilities."""
+        return TokenLogprobs(self.hf.model, temperature)
 
     def _adapters(self) -> Any:
         """The PeftModel of a LoRA run (fresh adapters, or the checkpoint's on resume); None otherwise."""

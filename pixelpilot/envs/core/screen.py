@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, NamedTuple, Protocol, TypeVar
 
 import gymnasium as gym
 import numpy as np
@@ -28,6 +28,13 @@ RESET_PHASES = ("launch", "setup", "settle", "observe")
 
 Step = tuple[dict[str, Any], float, bool, bool, dict[str, Any]]
 Observation = dict[str, Any]
+
+
+class ScreenWord(NamedTuple):
+    """A word the screen shows and its box (left, top, right, bottom) in the screenshot's pixels."""
+
+    text: str
+    box: tuple[float, float, float, float]
 
 
 class NamedTask(Protocol):

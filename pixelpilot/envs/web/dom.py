@@ -108,3 +108,27 @@ TARGET_JS = """(point) => {
   const type = el.tagName === 'INPUT' ? (el.getAttribute('type') || 'text').toLowerCase() : null;
   return {tag: el.tagName.toLowerCase(), text: text.slice(0, 200), input_type: type};
 }"""
+
+# Every word of the page's visible text and its box (CSS px, the viewport's), for a reading stage's labels.
+# Text nodes only, so an input's typed value is left out; words outside the viewport, in hidden or
+# transparent elements, or in <script>/<style> are left out. Returns [[word, left, top, right, bottom], ...].
+WORDS_JS = """() => {
+  const words = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const range = document.createRange();
+  while (walker.nextNode()) {
+    const node = walker.currentNode, parent = node.parentElement;
+    if (!parent || parent.closest('script, style, noscript')) continue;
+    const style = getComputedStyle(parent);
+    if (style.visibility !== 'visible' || Number(style.opacity) === 0) continue;
+    for (const match of node.textContent.matchAll(/\\S+/g)) {
+      range.setStart(node, match.index);
+      range.setEnd(node, match.index + match[0].length);
+      const r = range.getBoundingClientRect();
+      if (r.width <= 0 || r.height <= 0 || r.right <= 0 || r.bottom <= 0) continue;
+      if (r.left >= innerWidth || r.top >= innerHeight) continue;
+      words.push([match[0], r.left, r.top, r.right, r.bottom]);
+    }
+  }
+  return words;
+}"""

@@ -25,11 +25,11 @@ from playwright.sync_api import Error as PlaywrightError
 
 from pixelpilot.envs.core.actions import ComputerAction, to_grid, to_pixels
 from pixelpilot.envs.core.keys import parse_combo
-from pixelpilot.envs.core.screen import Observation, ScreenEnv, Step, first_line, timed
+from pixelpilot.envs.core.screen import Observation, ScreenEnv, ScreenWord, Step, first_line, timed
 from pixelpilot.envs.core.task import TaskStatus
 from pixelpilot.envs.web.browser import BrowserSession, OriginPolicy, PageActivity, retry_transient
 from pixelpilot.envs.web.devices import Device, device_named
-from pixelpilot.envs.web.dom import NEXT_FRAME_JS, TARGET_JS
+from pixelpilot.envs.web.dom import NEXT_FRAME_JS, TARGET_JS, WORDS_JS
 from pixelpilot.envs.web.oracle import Cells
 from pixelpilot.envs.web.tasks import WebTask
 from pixelpilot.errors import ActionError
@@ -209,6 +209,16 @@ class WebEnv(ScreenEnv[WebTask, ComputerAction]):
             return page.evaluate(TARGET_JS, point)
         except PlaywrightError:
             return None
+
+    def words_on_screen(self) -> list[ScreenWord]:
+        """The words the last screenshot shows, boxed in its pixels: what a reading stage teaches a model to see."""
+        obs_height, obs_width = self._shape[:2]
+        width, height = self.viewport
+        scale_x, scale_y = obs_width / width, obs_height / height
+        return [
+            ScreenWord(text, (left * scale_x, top * scale_y, right * scale_x, bottom * scale_y))
+            for text, left, top, right, bottom in self.page.evaluate(WORDS_JS)
+        ]
 
     def _to_css(self, coordinate: tuple[int, int]) -> tuple[float, float]:
         obs_height, obs_width = self._shape[:2]

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pixelpilot.envs.web.dom import SHOWS_AT_JS, VISIBLE_POINT_JS
+from pixelpilot.errors import OracleError
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
@@ -24,10 +25,6 @@ ToGrid = Callable[[float, float], tuple[int, int]]
 
 Cells = tuple[int, int]
 """A model's merged image tokens across and down the screenshot (``pixelpilot.model.images.token_cells``)."""
-
-
-class OracleError(RuntimeError):
-    """The screen does not look the way the oracle expects (a bug in the oracle or the environment)."""
 
 
 class PageScreen:
