@@ -150,6 +150,17 @@ def test_killed_run_resumes_where_it_stopped(kind: str, tiny_checkpoint: Path, t
         assert ours.keys() == theirs.keys() and all(torch.equal(ours[name], theirs[name]) for name in ours)
 
 
+def test_a_run_killed_before_its_first_checkpoint_starts_over_with_its_records(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "metrics.jsonl").write_text(json.dumps({"step": 1, "loss": 99.0}) + "\n", encoding="utf-8")
+    run_sft(write(tmp_path / "sft.yaml", {**sft_config(tiny_checkpoint, out), "steps": 2}))
+    records = read_metrics(out / "metrics.jsonl")
+    assert [record["step"] for record in records] == [1, 2] and records[0]["loss"] != 99.0
+
+
 def test_the_run_folder_keeps_its_config_and_a_changed_one_is_refused_or_applied(
     tiny_checkpoint: Path, tmp_path: Path
 ) -> None:

@@ -18,7 +18,7 @@ from pixelpilot.rl.trackers import Tracker
 
 METRICS_FILE = "metrics.jsonl"
 PLOT_FILE = "curves.png"
-DEFAULT_CURVES = ("reward_mean", "success_rate", "loss", "eval_success_rate")
+DEFAULT_CURVES = ("reward_mean", "success_rate", "loss", "eval_success_rate", "anchor", "read_accuracy")
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:

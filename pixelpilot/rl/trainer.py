@@ -517,6 +517,7 @@ class Trainer(Generic[RunConfig]):
 
     def resume(self) -> None:
         if self.resume_from is None:
+            self.metrics.truncate_after(-1)  # killed before its first checkpoint: the run starts over, records too
             return
         state = load_checkpoint(
             self.resume_from,
