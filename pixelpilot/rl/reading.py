@@ -159,14 +159,15 @@ class ReadingTrainer(Trainer[ReadingConfig]):
         self.held_out = [page for source in config.eval.tasks for page in self.pages(source)]
 
     def _policy(self, temperature: float) -> nn.Module:
+        """The model, its language model frozen here, and the head (a resumed run's own, from ``extra.pt``)."""
         tower = {id(parameter) for parameter in self.hf.model.model.visual.parameters()}
         for parameter in self.hf.model.parameters():
             if id(parameter) not in tower:
                 parameter.requires_grad_(False)
         reader = Reader(self.hf.model)
-        extra = self.resume_from / EXTRA if self.resume_from is not None else None
-        if extra is not None and extra.exists():
-            reader.load_state_dict(torch.load(extra, map_location="cpu"), strict=False)
+        if self.resume_from is not None:
+            saved = torch.load(self.resume_from / EXTRA, map_location="cpu")
+            reader.head.load_state_dict({key.removeprefix("head."): value for key, value in saved.items()})
         return reader
 
     def _anchor_tower(self) -> nn.Module:
