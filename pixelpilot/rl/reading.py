@@ -207,12 +207,6 @@ class ReadingTrainer(Trainer[ReadingConfig]):
         device = self.ctx.device
         return inputs["pixel_values"].to(device), inputs["image_grid_thw"].to(device), torch.cat(targets).to(device)
 
-    def data_state(self) -> dict[str, Any]:
-        return {"sampler": self.sampler.state_dict()}
-
-    def load_data_state(self, state: dict[str, Any]) -> None:
-        self.sampler.load_state_dict(state["sampler"])
-
     def train_step(self, step: int) -> dict[str, float]:
         pages = [draw.item for draw in self.sampler.next_batch()]
         mine = [page for _, page in shard(pages, self.ctx)]

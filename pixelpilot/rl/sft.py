@@ -98,12 +98,6 @@ class SFTTrainer(Trainer[SFTConfig]):
             save_records(cache, records)
         return records
 
-    def data_state(self) -> dict[str, Any]:
-        return {"sampler": self.sampler.state_dict()}
-
-    def load_data_state(self, state: dict[str, Any]) -> None:
-        self.sampler.load_state_dict(state["sampler"])
-
     def train_step(self, step: int) -> dict[str, float]:
         batch = [draw.item for draw in self.sampler.next_batch()]
         mark_episodes(batch)

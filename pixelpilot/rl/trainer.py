@@ -218,6 +218,8 @@ class Trainer(Generic[RunConfig]):
     """Setup and update shared by SFT and RL; subclasses define ``train_step`` and their data state."""
 
     kind = "run"
+    sampler: MixedTaskSampler
+    """The resumable draw of the subclass's data (demonstrations, pages, queries)."""
 
     def __init__(self, config: RunConfig, temperature: float = 1.0, *, allow_config_change: bool = False) -> None:
         config.check()
@@ -489,10 +491,11 @@ class Trainer(Generic[RunConfig]):
         return metrics
 
     def data_state(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """Where the data stands, saved with each checkpoint: the position of the subclass's ``sampler``."""
+        return {"sampler": self.sampler.state_dict()}
 
     def load_data_state(self, state: dict[str, Any]) -> None:
-        raise NotImplementedError
+        self.sampler.load_state_dict(state["sampler"])
 
     def train_step(self, step: int) -> dict[str, float]:
         raise NotImplementedError
@@ -679,10 +682,7 @@ class RLTrainer(Trainer[RLConfig]):
         if self._ahead is not None:
             # The sampler has drawn the batch playing ahead: a checkpoint now would skip it on resume.
             raise RuntimeError(f"step {self._ahead[0]}'s rollout is playing ahead; a checkpoint would lose it")
-        return {"sampler": self.sampler.state_dict()}
-
-    def load_data_state(self, state: dict[str, Any]) -> None:
-        self.sampler.load_state_dict(state["sampler"])
+        return super().data_state()
 
     def rollouts(self, step: int, round_: int = 0) -> list[EpisodeRecord]:
         """A batch of queries drawn and played, ``group_size`` times each (``round_`` > 0: a refill)."""
