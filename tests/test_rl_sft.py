@@ -296,8 +296,11 @@ def test_web_oracles_record_demonstrations_and_a_resumed_run_reads_them_back(
     later = tmp_path / "later"  # a later stage: other weights, the same processor, a copy of the demos
     shutil.copytree(tiny_checkpoint, later / "model")
     shutil.copytree(tmp_path / "out" / "demos", later / "out" / "demos")
+    reweighed = [{**demos[0], "weight": 3.0, "name": "enter-text-more"}]  # its share of the mix is no part of the key
     stage = SFTTrainer(
-        SFTConfig.model_validate({**data, "model": {"path": str(later / "model")}, "output_dir": str(later / "out")})
+        SFTConfig.model_validate(
+            {**data, "demos": reweighed, "model": {"path": str(later / "model")}, "output_dir": str(later / "out")}
+        )
     )
     try:
         assert stage.envs._idle == {}  # read back, not recorded again

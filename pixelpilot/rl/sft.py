@@ -70,11 +70,13 @@ class SFTTrainer(Trainer[SFTConfig]):
     def demonstrations(self, source: DemoSource) -> list[EpisodeRecord]:
         """A source's demonstrations, recorded through the agent's episodes (on every rank: deterministic).
 
-        They are cached under ``demos/``, keyed by the source, the agent and what encodes them (the
-        tokenizer, chat template and image settings), not by the weights: a resumed run, or a later
-        stage whose ``demos/`` holds a copy, reads them back instead of recording them again.
+        They are cached under ``demos/``, keyed by what is recorded (the oracle's seeds or the trajectories),
+        the agent and what encodes them (the tokenizer, chat template and image settings), not by the model's
+        weights nor the source's name and weight in the mix: a resumed run, or a later stage whose ``demos/``
+        holds a copy, reads them back instead of recording them again, however it weighs them.
         """
-        parts = [source.model_dump_json(), self.config.agent.model_dump_json(), self._processor_digest]
+        recorded = source.model_dump_json(exclude={"weight", "name"})
+        parts = [recorded, self.config.agent.model_dump_json(), self._processor_digest]
         if self.config.demo_clicks != "centre":  # keys of centre-click demonstrations stay what they were
             parts.append(f"clicks={self.config.demo_clicks}")
         key = "\n".join(parts)
