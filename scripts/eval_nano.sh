@@ -14,8 +14,8 @@ TRAINED=(click-test click-test-2 click-button click-dialog click-tab focus-text 
 UNSEEN=(click-test-transfer click-link click-dialog-2 click-widget enter-text-2)
 declare -A MODELS=(
   [random]=random
-  [sft]="hf:$RUNS/sft3/checkpoints/step-001000/model"
-  [rl]="hf:$RUNS/rl/checkpoints/step-000030/model"
+  [sft]="hf:$RUNS/sft4/checkpoints/step-000800/model"
+  [rl]="hf:$RUNS/rl2/checkpoints/step-000030/model"
   [nano]=nano
 )
 
