@@ -51,8 +51,8 @@ if [ "${SMOKE:-0}" = "1" ]; then
   SFT2_SET+=("${SMALL[@]}")
   SFT3_SET+=("${SMALL[@]}")
   SFT4_SET+=("${SMALL[@]}")
-  for i in 0 1 2 3 4 5 6 7 8; do SFT_SET+=("demos.$i.oracle.num_seeds=1"); done
-  for i in 0 1 2 3 4 5 6 7 8 9 10 11; do SFT2_SET+=("demos.$i.oracle.num_seeds=1"); done
+  for i in $(seq 0 8); do SFT_SET+=("demos.$i.oracle.num_seeds=1"); done
+  for i in $(seq 0 11); do SFT2_SET+=("demos.$i.oracle.num_seeds=1"); done
   for i in $(seq 0 16); do SFT3_SET+=("demos.$i.oracle.num_seeds=1"); done
   for i in $(seq 0 8); do SFT4_SET+=("demos.$i.oracle.num_seeds=1"); done
   READ_SET+=(batch_size=2 optim.micro_batch_size=2 optim.warmup_steps=0 "eval.tasks=[]")
@@ -61,18 +61,20 @@ if [ "${SMOKE:-0}" = "1" ]; then
   RL_SET+=("${SMALL_RL[@]}")
   RL2_SET+=("${SMALL_RL[@]}")
 fi
+# The model a stage ends with: checkpoint STAGE STEPS.
+checkpoint() { printf '%s/%s/checkpoints/step-%06d/model' "$RUNS" "$1" "$2"; }
 SFT_SET+=("steps=$SFT_STEPS")
-SFT2_SET+=("steps=$SFT2_STEPS" "model.path=$RUNS/sft/checkpoints/step-$(printf %06d "$SFT_STEPS")/model")
-SFT3_SET+=("steps=$SFT3_STEPS" "model.path=$RUNS/sft2/checkpoints/step-$(printf %06d "$SFT2_STEPS")/model")
-RL_SET+=("steps=$RL_STEPS" "model.path=$RUNS/sft3/checkpoints/step-$(printf %06d "$SFT3_STEPS")/model")
-READ_SET+=("steps=$READ_STEPS" "model.path=$RUNS/rl/checkpoints/step-$(printf %06d "$RL_STEPS")/model")
-SFT4_SET+=("steps=$SFT4_STEPS" "model.path=$RUNS/read/checkpoints/step-$(printf %06d "$READ_STEPS")/model")
-RL2_SET+=("steps=$RL2_STEPS" "model.path=$RUNS/sft4/checkpoints/step-$(printf %06d "$SFT4_STEPS")/model")
+SFT2_SET+=("steps=$SFT2_STEPS" "model.path=$(checkpoint sft "$SFT_STEPS")")
+SFT3_SET+=("steps=$SFT3_STEPS" "model.path=$(checkpoint sft2 "$SFT2_STEPS")")
+RL_SET+=("steps=$RL_STEPS" "model.path=$(checkpoint sft3 "$SFT3_STEPS")")
+READ_SET+=("steps=$READ_STEPS" "model.path=$(checkpoint rl "$RL_STEPS")")
+SFT4_SET+=("steps=$SFT4_STEPS" "model.path=$(checkpoint read "$READ_STEPS")")
+RL2_SET+=("steps=$RL2_STEPS" "model.path=$(checkpoint sft4 "$SFT4_STEPS")")
 
 if [ ! -f "$RUNS/base/config.json" ]; then
   pixelpilot tiny-checkpoint "$RUNS/base" --size nano
 fi
-# A stage's demos/ seeded from the one before: shared sources are read back (keyed by source and processor).
+# A stage's demos/ seeded from the one before: shared sources are read back (keyed by what is recorded).
 carry_demos() { mkdir -p "$2/demos" && { cp -n "$1"/demos/*.pkl "$2/demos/" 2>/dev/null || true; }; }
 pixelpilot sft examples/configs/nano/sft.yaml "${SFT_SET[@]}"
 carry_demos "$RUNS/sft" "$RUNS/sft2"
@@ -83,5 +85,5 @@ pixelpilot train examples/configs/nano/rl.yaml "${RL_SET[@]}"
 pixelpilot read examples/configs/nano/read.yaml "${READ_SET[@]}"
 pixelpilot sft examples/configs/nano/sft4.yaml "${SFT4_SET[@]}"
 pixelpilot train examples/configs/nano/rl.yaml "${RL2_SET[@]}"
-pixelpilot export "$RUNS/rl2/checkpoints/step-$(printf %06d "$RL2_STEPS")/model" "$SHIP" --dtype bfloat16 --greedy
+pixelpilot export "$(checkpoint rl2 "$RL2_STEPS")" "$SHIP" --dtype bfloat16 --greedy
 echo "pixelpilot-nano written to $SHIP"

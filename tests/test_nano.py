@@ -20,6 +20,7 @@ from pixelpilot.model.spec import nano_checkpoint
 from pixelpilot.model.tiny import NANO, build_tiny_checkpoint
 from pixelpilot.rl.eval_run import read_results
 from pixelpilot.rl.evaluation import summarize
+from pixelpilot.rl.metrics import METRICS_FILE, read_metrics
 from pixelpilot.rl.sequences import encode_prompt
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,19 +70,19 @@ def test_train_nano_script_runs_every_stage_at_reduced_size(tmp_path: Path) -> N
         ["bash", str(ROOT / "scripts" / "train_nano.sh")], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    sft = [json.loads(line) for line in (runs / "sft" / "metrics.jsonl").read_text().splitlines()]
+    sft = read_metrics(runs / "sft" / METRICS_FILE)
     assert [r["step"] for r in sft] == [1, 2] and all(r["loss"] > 0 for r in sft)
-    sft3 = [json.loads(line) for line in (runs / "sft3" / "metrics.jsonl").read_text().splitlines()]
+    sft3 = read_metrics(runs / "sft3" / METRICS_FILE)
     assert [r["step"] for r in sft3] == [1]
     # Each stage reads the sources it shares with the one before from the carried demos: sft2 records its 3
     # new sources beside stage 1's 9, sft3 its 5 new ones beside those 12.
     assert [len(list((runs / stage / "demos").glob("*.pkl"))) for stage in ("sft", "sft2", "sft3")] == [9, 12, 17]
     for stage in ("rl", "rl2"):
-        rl = [json.loads(line) for line in (runs / stage / "metrics.jsonl").read_text().splitlines()]
+        rl = read_metrics(runs / stage / METRICS_FILE)
         assert rl[-1]["step"] == 1 and rl[-1]["episodes"] == 2 and "reward/format" in rl[-1]
-    read = [json.loads(line) for line in (runs / "read" / "metrics.jsonl").read_text().splitlines()]
+    read = read_metrics(runs / "read" / METRICS_FILE)
     assert [r["step"] for r in read] == [1] and read[0]["read_loss"] > 0
-    sft4 = [json.loads(line) for line in (runs / "sft4" / "metrics.jsonl").read_text().splitlines()]
+    sft4 = read_metrics(runs / "sft4" / METRICS_FILE)
     assert [r["step"] for r in sft4] == [1] and sft4[0]["loss"] > 0
     with safe_open(str(ship / "model.safetensors"), "pt") as shipped:
         assert {shipped.get_tensor(name).dtype for name in shipped.keys()} == {torch.bfloat16}  # noqa: SIM118
